@@ -1,0 +1,1 @@
+"""Logins: the account lifecycle, its transitions, and reconciliation against eligibility."""

@@ -1,0 +1,35 @@
+"""Usernames: the uniqueness key, and the checks every path that sets a username goes through.
+
+Uniqueness is per district, across schools and person kinds, and ignores case and Unicode look-alikes
+(NFKC + casefold): "ANNA", "anna" and "ａｎｎａ" (full-width) are the same username. The database enforces it on
+the stored key; these helpers produce the key and explain a refusal.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+class InvalidUsername(ValueError):
+    """The username cannot be used; the message says why."""
+
+
+MAX_LENGTH = 150
+
+
+def username_key(username: str) -> str:
+    """The comparison key: NFKC-normalised and case-folded."""
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
+def clean_username(username: str) -> str:
+    """The username as it will be stored, or InvalidUsername saying what is wrong with it."""
+    value = unicodedata.normalize("NFKC", username).strip()
+    if not value:
+        raise InvalidUsername("a username cannot be empty")
+    if len(value) > MAX_LENGTH:
+        raise InvalidUsername(f"a username can be at most {MAX_LENGTH} characters")
+    for char in value:
+        if char.isspace() or unicodedata.category(char).startswith("C"):
+            raise InvalidUsername(f"a username cannot contain spaces or control characters ({char!r})")
+    return value

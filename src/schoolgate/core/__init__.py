@@ -1,0 +1,1 @@
+"""Districts and schools, the audit log, and the district-scoped helpers every other app builds on."""

@@ -1,0 +1,73 @@
+"""What every `schoolgate` command shares: `--json`, the exit-code contract, and readable errors.
+
+Exit codes: 0 ok, 1 input rejected, 2 usage (argparse), 3 held for confirmation. With `--json` a command
+prints exactly one JSON document on stdout, also when it rejects its input (`{"error": …}`); messages for
+people go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from schoolgate.core.models import District
+from schoolgate.core.scoping import UnknownDistrict, get_district
+
+EXIT_REJECTED = 1
+EXIT_HELD = 3
+
+
+class InputRejected(Exception):
+    """The command's input cannot be acted on; nothing was changed."""
+
+    def __init__(self, message: str, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail or {}
+
+
+class SchoolgateCommand(BaseCommand):
+    """Base for Schoolgate commands: subclasses implement `run(**options)` and return (document, renderer)."""
+
+    requires_system_checks: list = []
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        return parser
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        as_json = options["json"]
+        try:
+            document, render = self.run(**options)
+        except (InputRejected, UnknownDistrict) as exc:
+            detail = getattr(exc, "detail", {})
+            if as_json:
+                self.stdout.write(json.dumps({"error": str(exc), **detail}, ensure_ascii=False))
+            raise CommandError(str(exc), returncode=EXIT_REJECTED) from None
+        if as_json:
+            self.stdout.write(json.dumps(document, ensure_ascii=False, default=str))
+        else:
+            render(document)
+        self.after_output(document)
+
+    def run(self, **options: Any) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        raise NotImplementedError
+
+    def after_output(self, document: dict[str, Any]) -> None:
+        """Hook for commands whose exit code depends on the outcome (e.g. a held sync exits 3)."""
+
+    def district(self, slug: str) -> District:
+        return get_district(slug)
+
+    def console(self) -> Any:
+        from rich.console import Console
+
+        return Console(file=self.stdout._out, soft_wrap=True)  # noqa: SLF001 - rich needs the raw stream
+
+    def progress_console(self) -> Any:
+        from rich.console import Console
+
+        return Console(file=self.stderr._out)  # noqa: SLF001

@@ -1,0 +1,109 @@
+"""The few places where PostgreSQL and SQLite speak different SQL, behind one small interface.
+
+The sync engine and the bulk lifecycle paths are set-based: they stage rows in temporary tables (COPY on
+PostgreSQL, executemany on SQLite) and then change the live tables with INSERT … SELECT and UPDATE … FROM.
+Both engines support that SQL; they differ only in the spellings gathered here.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import polars as pl
+from django.db import connection
+from django.db.models import Model
+
+
+def is_postgres() -> bool:
+    """True when the default database is PostgreSQL."""
+    return connection.vendor == "postgresql"
+
+
+def table(model: type[Model]) -> str:
+    """The quoted table name of a model."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def differs(a: str, b: str) -> str:
+    """A null-safe 'a differs from b' predicate."""
+    return f"({a} IS DISTINCT FROM {b})" if is_postgres() else f"({a} IS NOT {b})"
+
+
+def json_object(fields: dict[str, str]) -> str:
+    """An SQL expression building a JSON object from SQL expressions, for audit before/after columns."""
+    parts = ", ".join(f"'{key}', {expr}" for key, expr in fields.items())
+    return f"jsonb_build_object({parts})" if is_postgres() else f"json_object({parts})"
+
+
+def sql_true() -> str:
+    return "TRUE" if is_postgres() else "1"
+
+
+def sql_false() -> str:
+    return "FALSE" if is_postgres() else "0"
+
+
+def for_update() -> str:
+    """Row locks where the engine has them; SQLite serialises writers with its database lock instead."""
+    return "FOR UPDATE" if is_postgres() else ""
+
+
+def create_temp_table(cursor: Any, name: str, columns: str) -> None:
+    """(Re)create a temporary table for this connection."""
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
+
+
+def drop_temp_table(cursor: Any, name: str) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def load_frame(cursor: Any, name: str, frame: pl.DataFrame, *, chunk_rows: int = 200_000) -> None:
+    """Bulk-load a polars frame into a (temporary) table whose columns match the frame's names.
+
+    PostgreSQL gets COPY in CSV chunks; SQLite gets executemany, which is its fastest bulk path.
+    """
+    if frame.height == 0:
+        return
+    columns = ", ".join(frame.columns)
+    if is_postgres():
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')") as copy:
+            for offset in range(0, frame.height, chunk_rows):
+                buffer = io.BytesIO()
+                frame.slice(offset, chunk_rows).write_csv(buffer, include_header=False, null_value="\\N")
+                copy.write(buffer.getvalue())
+    else:
+        placeholders = ", ".join("?" for _ in frame.columns)
+        sql = f"INSERT INTO {name} ({columns}) VALUES ({placeholders})"
+        raw = cursor.cursor  # sqlite3 cursor: skips Django's per-statement param rewriting
+        for offset in range(0, frame.height, chunk_rows):
+            raw.executemany(sql, frame.slice(offset, chunk_rows).iter_rows())
+
+
+def load_rows(cursor: Any, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Bulk-load plain Python rows (small selections such as codes typed on the command line)."""
+    rows = list(rows)
+    if not rows:
+        return
+    frame = pl.DataFrame(rows, schema=list(columns), orient="row")
+    load_frame(cursor, name, frame)
+
+
+def fetch_dicts(cursor: Any, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    cursor.execute(sql, params)
+    names = [col[0] for col in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def scalar(cursor: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+    cursor.execute(sql, params)
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def db_datetime(value: Any) -> Any:
+    """A datetime as the backend stores it (raw SQL bypasses the ORM's conversion)."""
+    return connection.ops.adapt_datetimefield_value(value)

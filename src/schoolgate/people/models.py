@@ -1,0 +1,139 @@
+"""People, the links between students and their contacts, school memberships, and eligibility rules.
+
+All of it is mirrored from the SIS by the sync engine (set-based SQL; see `schoolgate.sync`). Rows are never
+deleted when they leave the SIS: `in_sis` turns false, so history and the reasons for revocation survive.
+"""
+
+from django.db import models
+
+from schoolgate.core.models import District, School
+
+
+class PersonKind(models.TextChoices):
+    STUDENT = "student", "Student"
+    CONTACT = "contact", "Contact"
+    STAFF = "staff", "Staff"
+
+
+class Person(models.Model):
+    """A student, contact (guardian) or staff member, keyed by its SIS code, unique per district."""
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="people")
+    sis_code = models.CharField(max_length=255)
+    kind = models.CharField(max_length=10, choices=PersonKind.choices)
+    # Every SIS role held, sorted and comma-joined ("guardian,teacher"): one human can be staff and parent.
+    roles = models.CharField(max_length=255, blank=True)
+    given_name = models.CharField(max_length=255, blank=True)
+    family_name = models.CharField(max_length=255, blank=True)
+    middle_name = models.CharField(max_length=255, blank=True)
+    preferred_given_name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=320, blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    sms = models.CharField(max_length=64, blank=True)
+    sis_username = models.CharField(max_length=255, blank=True)
+    identifier = models.CharField(max_length=255, blank=True)
+    grades = models.CharField(max_length=100, blank=True)
+    enabled = models.BooleanField(default=True)
+    in_sis = models.BooleanField(default=True)
+    # The eligibility rule that decided this person's own login (students, staff); blank when none matched.
+    login_rule = models.CharField(max_length=100, blank=True)
+    login_allowed = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["district", "sis_code"], name="person_code_unique")]
+        indexes = [models.Index(fields=["district", "kind"], name="person_kind_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.sis_code})"
+
+    @property
+    def display_name(self) -> str:
+        given = self.preferred_given_name or self.given_name
+        return " ".join(part for part in (given, self.family_name) if part) or self.sis_code
+
+
+class Link(models.Model):
+    """A student ↔ contact relationship, with the portal flag that lets the contact see the student.
+
+    `declared_by_student` / `declared_by_contact` record which end's SIS row names the other (OneRoster
+    agent lists run in either direction); the link is in the SIS while either end declares it.
+    """
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="links")
+    student = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="contact_links")
+    contact = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="student_links")
+    relationship = models.CharField(max_length=40, blank=True)
+    priority = models.PositiveSmallIntegerField(null=True)
+    lives_with = models.BooleanField(null=True)
+    custody = models.BooleanField(null=True)
+    declared_by_student = models.BooleanField(default=False)
+    declared_by_contact = models.BooleanField(default=False)
+    in_sis = models.BooleanField(default=True)
+    # Computed by the district's eligibility rules; `flag_rule` names the rule that decided.
+    portal_flag = models.BooleanField(default=False)
+    flag_rule = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["district", "student", "contact"], name="link_pair_unique"),
+            models.CheckConstraint(condition=~models.Q(student=models.F("contact")), name="link_not_self"),
+        ]
+        indexes = [models.Index(fields=["district", "contact"], name="link_contact_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} → {self.student_id} ({self.relationship})"
+
+
+class Membership(models.Model):
+    """A person's role at a school (or other org) according to the SIS."""
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="memberships")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=40)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "school", "role"], name="membership_unique"),
+        ]
+        indexes = [models.Index(fields=["district", "school"], name="membership_school_idx")]
+
+
+class RuleAudience(models.TextChoices):
+    CONTACT = "contact", "Contacts (per student link)"
+    STUDENT = "student", "Students"
+    STAFF = "staff", "Staff"
+
+
+class RuleEffect(models.TextChoices):
+    ALLOW = "allow", "Allow"
+    DENY = "deny", "Deny"
+
+
+class EligibilityRule(models.Model):
+    """One clause of a district's eligibility rules, stored as data.
+
+    Rules of an audience are tried in `position` order; the first whose conditions all hold decides (allow or
+    deny) and is remembered by name on the link or person, so "why can't this parent see this child" can be
+    answered with the clause. No matching rule means no access. Conditions are a JSON object of whitelisted
+    fields (see `schoolgate.people.eligibility.CONDITION_FIELDS`).
+    """
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="eligibility_rules")
+    audience = models.CharField(max_length=10, choices=RuleAudience.choices)
+    position = models.PositiveIntegerField()
+    name = models.SlugField(max_length=100)
+    effect = models.CharField(max_length=5, choices=RuleEffect.choices)
+    conditions = models.JSONField(default=dict, blank=True)
+    description = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["district", "audience", "position"], name="rule_position_unique"),
+            models.UniqueConstraint(fields=["district", "name"], name="rule_name_unique"),
+        ]
+        ordering = ["audience", "position"]
+
+    def __str__(self) -> str:
+        return f"{self.audience}#{self.position} {self.name} ({self.effect})"

@@ -1,0 +1,195 @@
+"""One sync run, end to end: read → stage → mirror → evaluate rules → plan → guard → apply.
+
+Everything after reading happens in ONE database transaction with the district locked, so a run either lands
+whole or not at all: a rejected set, a crash, a held run and a dry run all leave the district exactly as it
+was. A dry run and a held run do the real work and roll it back; their diff is therefore exactly what a real
+run would have done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from schoolgate.accounts import reconcile
+from schoolgate.core import audit
+from schoolgate.core.models import District
+from schoolgate.people import eligibility
+from schoolgate.sync.mirror import mirror
+from schoolgate.sync.models import SyncRun, SyncStatus
+from schoolgate.sync.readers import read_snapshot
+from schoolgate.sync.readers.base import Problem
+from schoolgate.sync.stage import stage, unstage
+
+# How account moves are named in a run's counts.
+MOVE_NAMES = {
+    "list": "ready_to_provision",
+    "withdraw": "withdrawn",
+    "flag": "ready_to_revoke",
+    "restore": "restored",
+    "reinstate": "reinstated",
+}
+STEPS = ["read", "stage", "mirror", "rules", "plan", "apply"]
+DIFF_LIMIT = 250_000  # moves kept with a held run; the counts stay exact beyond it
+
+
+@dataclass
+class SyncOutcome:
+    """The report of one run, as printed by `schoolgate sync --json`."""
+
+    run: int | None
+    status: str  # applied | dry_run | held | rejected | failed
+    counts: dict[str, Any] = field(default_factory=dict)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    diff: list[dict] | None = None
+    format: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "run": self.run,
+            "status": self.status,
+            "format": self.format,
+            "counts": self.counts,
+            "errors": [p.as_dict() for p in self.errors],
+            "warnings": [p.as_dict() for p in self.warnings],
+        }
+        if self.diff is not None:
+            doc["diff"] = self.diff
+        return doc
+
+
+class _RollBack(Exception):
+    """Raised inside the transaction to undo it while keeping the outcome computed so far."""
+
+    def __init__(self, outcome: SyncOutcome) -> None:
+        super().__init__(outcome.status)
+        self.outcome = outcome
+
+
+def guard_trips(district: District, revoking: int, holding: int) -> bool:
+    """Would moving `revoking` of the `holding` invited/active accounts to ready_to_revoke be a mass revocation?"""
+    if revoking <= district.revoke_guard_minimum:
+        return False
+    return revoking > district.revoke_guard_share * holding
+
+
+def run_sync(
+    district: District,
+    path: Path | str,
+    *,
+    format: str = "auto",
+    dry_run: bool = False,
+    confirm: bool = False,
+    tolerant: bool = False,
+    actor: str = audit.SYSTEM_SYNC,
+    progress: Callable[[str], None] | None = None,
+) -> SyncOutcome:
+    """Apply one SIS file set to the district; see the module docstring."""
+    step = progress or (lambda _name: None)
+    started = timezone.now()
+    run = None
+    if not dry_run:
+        run = SyncRun.objects.create(
+            district=district,
+            source=str(path),
+            tolerant=tolerant,
+            confirmed=confirm,
+            actor=actor,
+            started_at=started,
+        )
+    step("read")
+    snapshot = read_snapshot(Path(path), format=format, tolerant=tolerant)
+    outcome = SyncOutcome(run=run.pk if run else None, status="", format=snapshot.format)
+    outcome.warnings = list(snapshot.warnings)
+    if snapshot.errors:
+        outcome.status, outcome.errors = SyncStatus.REJECTED.value, list(snapshot.errors)
+        return _finish(run, outcome)
+    try:
+        with transaction.atomic():
+            _apply(district, snapshot, outcome, run, dry_run=dry_run, confirm=confirm, step=step)
+    except _RollBack as stop:
+        outcome = stop.outcome
+    except Exception as exc:
+        outcome.status = SyncStatus.FAILED.value
+        outcome.errors = [Problem("", None, None, f"internal error: {type(exc).__name__}: {exc}")]
+        _finish(run, outcome)
+        raise
+    return _finish(run, outcome)
+
+
+def _apply(
+    district: District,
+    snapshot: Any,
+    outcome: SyncOutcome,
+    run: SyncRun | None,
+    *,
+    dry_run: bool,
+    confirm: bool,
+    step: Callable[[str], None],
+) -> None:
+    # Lock the district: a second sync of the same district waits here until this one commits.
+    district = District.objects.select_for_update().get(pk=district.pk)
+    with connection.cursor() as cursor:
+        step("stage")
+        stage(cursor, snapshot)
+        step("mirror")
+        mirrored = mirror(
+            cursor,
+            district,
+            snapshot.modes,
+            memberships_replace_owners=snapshot.memberships_replace_owners,
+        )
+        unstage(cursor)
+    outcome.counts.update(mirrored.counts)
+    outcome.warnings.extend(mirrored.warnings)
+    if mirrored.errors:
+        outcome.status, outcome.errors = SyncStatus.REJECTED.value, mirrored.errors
+        raise _RollBack(outcome)
+    step("rules")
+    outcome.counts["flags"] = {
+        "links": eligibility.evaluate_links(district),
+        "people": eligibility.evaluate_people(district),
+    }
+    step("plan")
+    plan = reconcile.plan(district)
+    held = guard_trips(district, plan.revoking, plan.holding)
+    outcome.counts["accounts"] = {MOVE_NAMES[k]: v for k, v in plan.as_dict().items()}
+    outcome.counts["guard"] = {
+        "revoking": plan.revoking,
+        "holding": plan.holding,
+        "share": district.revoke_guard_share,
+        "tripped": held,
+    }
+    if dry_run:
+        outcome.status, outcome.diff = "dry_run", reconcile.planned_moves()
+        raise _RollBack(outcome)
+    if held and not confirm:
+        outcome.status, outcome.diff = SyncStatus.HELD.value, reconcile.planned_moves(limit=DIFF_LIMIT)
+        raise _RollBack(outcome)
+    step("apply")
+    reconcile.apply(district, actor=audit.SYSTEM_SYNC, run_id=run.pk if run else None)
+    outcome.status = SyncStatus.APPLIED.value
+    if confirm and run is not None:
+        # A confirmed run settles the held runs of the same files: they need no further action.
+        SyncRun.objects.filter(district=district, status=SyncStatus.HELD, source=run.source).update(
+            status=SyncStatus.CONFIRMED, confirmed_by=run
+        )
+
+
+def _finish(run: SyncRun | None, outcome: SyncOutcome) -> SyncOutcome:
+    if run is not None:
+        run.status = outcome.status
+        run.format = outcome.format
+        run.finished_at = timezone.now()
+        run.counts = outcome.counts
+        run.errors = [p.as_dict() for p in outcome.errors]
+        run.warnings = [p.as_dict() for p in outcome.warnings]
+        run.diff = outcome.diff or []
+        run.save()
+    return outcome

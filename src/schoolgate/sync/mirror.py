@@ -1,0 +1,365 @@
+"""Mirror the staged SIS rows onto schools, people, links and memberships — set-based, writing only changes.
+
+Each entity goes through the same three statements: INSERT the rows that are new, UPDATE the rows whose values
+differ (null-safe comparison, so an unchanged row is never rewritten), and mark as gone (`in_sis = false`) the
+rows a bulk file no longer lists or a delta file marks `tobedeleted`. Nothing is deleted, except memberships,
+which carry no history.
+
+References are checked here, against the district as it stands after the people are upserted, because a
+delta file may name people the district already holds. Any broken reference rejects the whole set (the caller
+rolls the transaction back); links that join two students or two non-students are ignored with a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from schoolgate.core import sql
+from schoolgate.core.models import District, School
+from schoolgate.people.models import Link, Membership, Person
+from schoolgate.sync.readers.base import Mode, Problem
+
+# (model column, value for a new row, value for an existing row when it differs). `o` is the staging row and
+# `{t}` the live table; `{true}` is the engine's spelling of true.
+ORG_FIELDS = [
+    ("name", "COALESCE(o.name, '')", None),
+    ("org_type", "COALESCE(o.org_type, '')", None),
+    ("parent_code", "COALESCE(o.parent_code, '')", None),
+]
+PERSON_FIELDS = [
+    ("kind", "o.kind", "COALESCE(o.kind, {t}.kind)"),  # a delta without roles keeps the kind it had
+    ("roles", "COALESCE(o.roles, '')", "COALESCE(o.roles, {t}.roles)"),
+    ("enabled", "COALESCE(o.enabled, {true})", None),
+    ("given_name", "COALESCE(o.given_name, '')", None),
+    ("family_name", "COALESCE(o.family_name, '')", None),
+    ("middle_name", "COALESCE(o.middle_name, '')", None),
+    ("preferred_given_name", "COALESCE(o.preferred_given_name, '')", None),
+    ("sis_username", "COALESCE(o.username, '')", None),
+    ("identifier", "COALESCE(o.identifier, '')", None),
+    ("email", "COALESCE(o.email, '')", None),
+    ("phone", "COALESCE(o.phone, '')", None),
+    ("sms", "COALESCE(o.sms, '')", None),
+    ("grades", "COALESCE(o.grades, '')", None),
+]
+
+# The relationship a link gets when the SIS states none: read from the contact's own roles.
+INFERRED_RELATIONSHIPS = ["parent", "guardian", "relative"]
+
+
+@dataclass
+class MirrorResult:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+class _Mirror:
+    def __init__(self, cursor: Any, district: District, max_problems: int) -> None:
+        self.cursor = cursor
+        self.district = district
+        self.max_problems = max_problems
+        self.result = MirrorResult()
+        self.true, self.false = sql.sql_true(), sql.sql_false()
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    def execute(self, statement: str, params: list[Any] | tuple = ()) -> int:
+        self.cursor.execute(statement, params)
+        return self.cursor.rowcount
+
+    def problems(self, statement: str, params: list[Any], message: str, *, warning: bool = False) -> int:
+        """Add one problem per row of `statement` (file, line, col, value); returns the total found."""
+        target = self.result.warnings if warning else self.result.errors
+        self.cursor.execute(f"SELECT COUNT(*) FROM ({statement}) q", params)
+        total = self.cursor.fetchone()[0]
+        if not total:
+            return 0
+        self.cursor.execute(f"{statement} ORDER BY 1, 2 LIMIT {self.max_problems}", params)
+        for file, line, column, value in self.cursor.fetchall():
+            target.append(Problem(file, line, column, message.format(value=value)))
+        if total > self.max_problems:
+            target.append(Problem("", None, None, f"… and {total - self.max_problems} more like the above"))
+        return total
+
+    def upsert(self, model: type, staging: str, fields: list[tuple[str, str, str | None]], mode: Mode) -> dict:
+        """INSERT new, UPDATE changed, retire missing rows of a mirrored table; returns the counts."""
+        table = sql.table(model)
+        d = self.district.pk
+        columns = ", ".join(col for col, _, _ in fields)
+        inserts = ", ".join(new.format(true=self.true, t=table) for _, new, _ in fields)
+        counts = {"added": 0, "updated": 0, "removed": 0}
+        counts["added"] = self.execute(
+            f"""INSERT INTO {table} (district_id, sis_code, {columns}, in_sis)
+                SELECT %s, o.code, {inserts}, {self.true} FROM {staging} o
+                WHERE o.status = 'active'
+                  AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.district_id = %s AND x.sis_code = o.code)""",
+            [d, d],
+        )
+        assignments, changed = [], []
+        for col, new, existing in fields:
+            value = (existing or new).format(true=self.true, t=table)
+            assignments.append(f"{col} = {value}")
+            changed.append(sql.differs(f"{table}.{col}", value))
+        counts["updated"] = self.execute(
+            f"""UPDATE {table} SET {", ".join(assignments)}, in_sis = {self.true}
+                FROM {staging} o
+                WHERE {table}.district_id = %s AND {table}.sis_code = o.code AND o.status = 'active'
+                  AND ({" OR ".join(changed)} OR NOT {table}.in_sis)""",
+            [d],
+        )
+        if mode == Mode.BULK:
+            counts["removed"] = self.execute(
+                f"""UPDATE {table} SET in_sis = {self.false}
+                    WHERE district_id = %s AND in_sis
+                      AND NOT EXISTS (SELECT 1 FROM {staging} o
+                                      WHERE o.code = {table}.sis_code AND o.status = 'active')""",
+                [d],
+            )
+        elif mode == Mode.DELTA:
+            counts["removed"] = self.execute(
+                f"""UPDATE {table} SET in_sis = {self.false}
+                    WHERE district_id = %s AND in_sis
+                      AND sis_code IN (SELECT o.code FROM {staging} o WHERE o.status = 'tobedeleted')""",
+                [d],
+            )
+        return counts
+
+    # -- entities --------------------------------------------------------------------------------------
+
+    def orgs(self, mode: Mode) -> None:
+        if mode == Mode.ABSENT:
+            return
+        self.result.counts["schools"] = self.upsert(School, "sg_org", ORG_FIELDS, mode)
+        school = sql.table(School)
+        self.problems(
+            f"""SELECT o.file, o.line, 'parentSourcedId', o.parent_code FROM sg_org o
+                WHERE o.parent_code IS NOT NULL AND NOT EXISTS
+                    (SELECT 1 FROM {school} s WHERE s.district_id = %s AND s.sis_code = o.parent_code)""",
+            [self.district.pk],
+            "parent org {value!r} is not in this set or the district; the org is kept without its parent",
+            warning=True,
+        )
+
+    def people(self, mode: Mode) -> None:
+        if mode == Mode.ABSENT:
+            return
+        person = sql.table(Person)
+        self.problems(
+            f"""SELECT o.file, o.line, 'role', o.code FROM sg_person o
+                WHERE o.kind IS NULL AND o.status = 'active' AND NOT EXISTS
+                    (SELECT 1 FROM {person} p WHERE p.district_id = %s AND p.sis_code = o.code)""",
+            [self.district.pk],
+            "new user {value!r} has no role: the set must give one (roles.csv in OneRoster 1.2)",
+        )
+        if self.result.errors:
+            return
+        self.result.counts["people"] = self.upsert(Person, "sg_person", PERSON_FIELDS, mode)
+
+    def check_references(self, relations: Mode, memberships: Mode) -> None:
+        """Every person and org a relation or membership names must be in the district after this set."""
+        person, school = sql.table(Person), sql.table(School)
+        d = self.district.pk
+        if relations != Mode.ABSENT:
+            self.problems(
+                f"""SELECT r.file, r.line, r.col, r.other_code FROM sg_rel r
+                    JOIN sg_person sp ON sp.code = r.declarer_code AND sp.status = 'active'
+                    LEFT JOIN {person} o ON o.district_id = %s AND o.sis_code = r.other_code
+                    WHERE o.id IS NULL OR NOT o.in_sis""",
+                [d],
+                "names {value!r}, which is not an active user in this set or the district",
+            )
+        if memberships != Mode.ABSENT:
+            self.problems(
+                f"""SELECT m.file, m.line, m.col, m.org_code FROM sg_mem m
+                    LEFT JOIN {school} s ON s.district_id = %s AND s.sis_code = m.org_code
+                    WHERE m.status = 'active' AND (s.id IS NULL OR NOT s.in_sis)""",
+                [d],
+                "names org {value!r}, which is not an active org in this set or the district",
+            )
+            self.problems(
+                f"""SELECT m.file, m.line, 'userSourcedId', m.person_code FROM sg_mem m
+                    LEFT JOIN {person} p ON p.district_id = %s AND p.sis_code = m.person_code
+                    WHERE m.status = 'active' AND (p.id IS NULL OR NOT p.in_sis)""",
+                [d],
+                "names user {value!r}, which is not an active user in this set or the district",
+            )
+
+    def links(self, mode: Mode) -> None:
+        if mode == Mode.ABSENT:
+            return
+        person, link = sql.table(Person), sql.table(Link)
+        d = self.district.pk
+        self.problems(
+            f"""SELECT r.file, r.line, r.col, r.other_code FROM sg_rel r
+                JOIN sg_person sp ON sp.code = r.declarer_code AND sp.status = 'active'
+                JOIN {person} a ON a.district_id = %s AND a.sis_code = r.declarer_code
+                JOIN {person} b ON b.district_id = %s AND b.sis_code = r.other_code
+                WHERE (a.kind = 'student') = (b.kind = 'student')""",
+            [d, d],
+            "link to {value!r} ignored: a link joins one student and one contact",
+            warning=True,
+        )
+        sql.create_temp_table(
+            self.cursor,
+            "sg_pair",
+            "student_id BIGINT, contact_id BIGINT, relationship VARCHAR(40), by_student INT, by_contact INT",
+        )
+        self.execute(
+            f"""INSERT INTO sg_pair
+                SELECT student_id, contact_id, MAX(relationship), MAX(by_student), MAX(by_contact) FROM (
+                    SELECT CASE WHEN a.kind = 'student' THEN a.id ELSE b.id END AS student_id,
+                           CASE WHEN a.kind = 'student' THEN b.id ELSE a.id END AS contact_id,
+                           r.relationship AS relationship,
+                           CASE WHEN a.kind = 'student' THEN 1 ELSE 0 END AS by_student,
+                           CASE WHEN a.kind = 'student' THEN 0 ELSE 1 END AS by_contact
+                    FROM sg_rel r
+                    JOIN sg_person sp ON sp.code = r.declarer_code AND sp.status = 'active'
+                    JOIN {person} a ON a.district_id = %s AND a.sis_code = r.declarer_code
+                    JOIN {person} b ON b.district_id = %s AND b.sis_code = r.other_code
+                    WHERE (a.kind = 'student') <> (b.kind = 'student')
+                ) x GROUP BY student_id, contact_id""",
+            [d, d],
+        )
+        self.execute("CREATE INDEX sg_pair_idx ON sg_pair (student_id, contact_id)")
+        if sql.is_postgres():
+            self.execute("ANALYZE sg_pair")
+        inferred = " ".join(
+            f"WHEN (',' || c.roles || ',') LIKE %s THEN '{name}'" for name in INFERRED_RELATIONSHIPS
+        )
+        inferred_params = [f"%,{name},%" for name in INFERRED_RELATIONSHIPS]
+        inferred_case = f"CASE {inferred} ELSE 'other' END"
+        counts = {"added": 0, "updated": 0, "removed": 0}
+        counts["added"] = self.execute(
+            f"""INSERT INTO {link} (district_id, student_id, contact_id, relationship, priority, lives_with, custody,
+                    declared_by_student, declared_by_contact, in_sis, portal_flag, flag_rule)
+                SELECT %s, pr.student_id, pr.contact_id, COALESCE(pr.relationship, {inferred_case}),
+                       NULL, NULL, NULL, pr.by_student = 1, pr.by_contact = 1, {self.true}, {self.false}, ''
+                FROM sg_pair pr JOIN {person} c ON c.id = pr.contact_id
+                WHERE NOT EXISTS (SELECT 1 FROM {link} l WHERE l.district_id = %s
+                                  AND l.student_id = pr.student_id AND l.contact_id = pr.contact_id)""",
+            [d, *inferred_params, d],
+        )
+        # Which ends' declarations this set replaces: all of them in bulk; in a delta, only those of the
+        # people whose rows it carries (a delta row with an empty agent list withdraws that person's links).
+        if mode == Mode.BULK:
+            scope_join, student_scope, contact_scope, scope_where = "", self.true, self.true, ""
+        else:
+            scope_join = f"""JOIN {person} s ON s.id = l.student_id
+                LEFT JOIN sg_person ss ON ss.code = s.sis_code AND ss.status = 'active'
+                LEFT JOIN sg_person cs ON cs.code = c.sis_code AND cs.status = 'active'"""
+            student_scope, contact_scope = "ss.code IS NOT NULL", "cs.code IS NOT NULL"
+            scope_where = "AND (ss.code IS NOT NULL OR cs.code IS NOT NULL)"
+        self.execute("DROP TABLE IF EXISTS sg_linkchg")
+        self.execute(
+            f"""CREATE TEMPORARY TABLE sg_linkchg AS
+                SELECT n.id AS id, n.ds AS ds, n.dc AS dc, n.rel AS rel, n.was_in AS was_in FROM (
+                    SELECT l.id AS id, l.in_sis AS was_in,
+                        l.declared_by_student AS old_ds, l.declared_by_contact AS old_dc,
+                        l.relationship AS old_rel,
+                        CASE WHEN {student_scope} THEN COALESCE(pr.by_student, 0) = 1
+                             ELSE l.declared_by_student END AS ds,
+                        CASE WHEN {contact_scope} THEN COALESCE(pr.by_contact, 0) = 1
+                             ELSE l.declared_by_contact END AS dc,
+                        CASE WHEN pr.student_id IS NULL THEN l.relationship
+                             ELSE COALESCE(pr.relationship, {inferred_case}) END AS rel
+                    FROM {link} l
+                    JOIN {person} c ON c.id = l.contact_id
+                    {scope_join}
+                    LEFT JOIN sg_pair pr ON pr.student_id = l.student_id AND pr.contact_id = l.contact_id
+                    WHERE l.district_id = %s {scope_where}
+                ) n
+                WHERE {sql.differs("n.ds", "n.old_ds")} OR {sql.differs("n.dc", "n.old_dc")}
+                   OR {sql.differs("n.rel", "n.old_rel")} OR {sql.differs("(n.ds OR n.dc)", "n.was_in")}""",
+            [*inferred_params, *inferred_params, d],
+        )
+        counts["removed"] = sql.scalar(
+            self.cursor, "SELECT COUNT(*) FROM sg_linkchg WHERE was_in AND NOT (ds OR dc)"
+        )
+        counts["updated"] = self.execute(
+            f"""UPDATE {link} SET declared_by_student = c.ds, declared_by_contact = c.dc, relationship = c.rel,
+                    in_sis = (c.ds OR c.dc)
+                FROM sg_linkchg c WHERE {link}.id = c.id"""
+        ) - counts["removed"]
+        self.result.counts["links"] = counts
+        for name in ("sg_linkchg", "sg_pair"):
+            sql.drop_temp_table(self.cursor, name)
+
+    def memberships(self, mode: Mode, replace_owners: bool) -> None:
+        if mode == Mode.ABSENT:
+            return
+        person, school, membership = sql.table(Person), sql.table(School), sql.table(Membership)
+        d = self.district.pk
+        sql.create_temp_table(
+            self.cursor, "sg_mpair", "person_id BIGINT, school_id BIGINT, role VARCHAR(40), is_primary INT"
+        )
+        self.execute(
+            f"""INSERT INTO sg_mpair
+                SELECT p.id, s.id, m.role, MAX(CASE WHEN m.is_primary THEN 1 ELSE 0 END)
+                FROM sg_mem m
+                JOIN {person} p ON p.district_id = %s AND p.sis_code = m.person_code
+                JOIN {school} s ON s.district_id = %s AND s.sis_code = m.org_code
+                WHERE m.status = 'active'
+                GROUP BY p.id, s.id, m.role""",
+            [d, d],
+        )
+        self.execute("CREATE INDEX sg_mpair_idx ON sg_mpair (person_id, school_id)")
+        missing = f"""NOT EXISTS (SELECT 1 FROM sg_mpair mp WHERE mp.person_id = {membership}.person_id
+                      AND mp.school_id = {membership}.school_id AND mp.role = {membership}.role)"""
+        counts = {"added": 0, "updated": 0, "removed": 0}
+        if mode == Mode.BULK:
+            counts["removed"] = self.execute(
+                f"DELETE FROM {membership} WHERE district_id = %s AND {missing}", [d]
+            )
+        elif replace_owners:
+            counts["removed"] = self.execute(
+                f"""DELETE FROM {membership} WHERE district_id = %s AND {missing} AND person_id IN (
+                        SELECT p.id FROM sg_person o JOIN {person} p ON p.district_id = %s AND p.sis_code = o.code)""",
+                [d, d],
+            )
+        else:
+            counts["removed"] = self.execute(
+                f"""DELETE FROM {membership} WHERE district_id = %s AND id IN (
+                        SELECT x.id FROM sg_mem m
+                        JOIN {person} p ON p.district_id = %s AND p.sis_code = m.person_code
+                        JOIN {school} s ON s.district_id = %s AND s.sis_code = m.org_code
+                        JOIN {membership} x ON x.person_id = p.id AND x.school_id = s.id AND x.role = m.role
+                        WHERE m.status = 'tobedeleted')""",
+                [d, d, d],
+            )
+        counts["updated"] = self.execute(
+            f"""UPDATE {membership} SET is_primary = (mp.is_primary = 1) FROM sg_mpair mp
+                WHERE {membership}.person_id = mp.person_id AND {membership}.school_id = mp.school_id
+                  AND {membership}.role = mp.role AND {sql.differs(f"{membership}.is_primary", "(mp.is_primary = 1)")}"""
+        )
+        counts["added"] = self.execute(
+            f"""INSERT INTO {membership} (district_id, person_id, school_id, role, is_primary)
+                SELECT %s, mp.person_id, mp.school_id, mp.role, mp.is_primary = 1 FROM sg_mpair mp
+                WHERE NOT EXISTS (SELECT 1 FROM {membership} x WHERE x.person_id = mp.person_id
+                                  AND x.school_id = mp.school_id AND x.role = mp.role)""",
+            [d],
+        )
+        self.result.counts["memberships"] = counts
+        sql.drop_temp_table(self.cursor, "sg_mpair")
+
+
+def mirror(
+    cursor: Any,
+    district: District,
+    modes: dict[str, Mode],
+    *,
+    memberships_replace_owners: bool,
+    max_problems: int = 200,
+) -> MirrorResult:
+    """Apply the staged rows; stops at the first stage that finds errors (the caller rolls back)."""
+    work = _Mirror(cursor, district, max_problems)
+    work.orgs(modes["orgs"])
+    work.people(modes["people"])
+    if work.result.errors:
+        return work.result
+    work.check_references(modes["relations"], modes["memberships"])
+    if work.result.errors:
+        return work.result
+    work.links(modes["relations"])
+    work.memberships(modes["memberships"], memberships_replace_owners)
+    return work.result
