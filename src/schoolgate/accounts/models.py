@@ -70,7 +70,8 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=(Q(state=AccountState.READY_TO_REVOKE) & ~Q(reason=""))
                 | Q(state=AccountState.REVOKED)
-                | Q(reason=""),
+                | (Q(state__in=[AccountState.READY_TO_PROVISION, AccountState.INVITED, AccountState.ACTIVE])
+                   & Q(reason="")),
                 name="account_reason_matches_state",
             ),
             models.CheckConstraint(
