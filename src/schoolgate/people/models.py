@@ -36,8 +36,9 @@ class Person(models.Model):
     enabled = models.BooleanField(default=True)
     in_sis = models.BooleanField(default=True)
     # The eligibility rule that decided this person's own login (students, staff); blank when none matched.
-    login_rule = models.CharField(max_length=100, blank=True)
-    login_allowed = models.BooleanField(default=False)
+    # Database defaults (not just Python ones): the sync engine inserts people set-based, in SQL.
+    login_rule = models.CharField(max_length=100, blank=True, db_default="")
+    login_allowed = models.BooleanField(db_default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["district", "sis_code"], name="person_code_unique")]

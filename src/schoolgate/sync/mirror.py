@@ -271,7 +271,7 @@ class _Mirror:
                 ) n
                 WHERE {sql.differs("n.ds", "n.old_ds")} OR {sql.differs("n.dc", "n.old_dc")}
                    OR {sql.differs("n.rel", "n.old_rel")} OR {sql.differs("(n.ds OR n.dc)", "n.was_in")}""",
-            [*inferred_params, *inferred_params, d],
+            [*inferred_params, d],
         )
         counts["removed"] = sql.scalar(
             self.cursor, "SELECT COUNT(*) FROM sg_linkchg WHERE was_in AND NOT (ds OR dc)"

@@ -1,0 +1,63 @@
+"""`make demo`: set up the embedded database, load the bundled demo district, and serve it.
+
+Idempotent: running it again re-syncs the same files (which changes nothing) and issues a fresh password for
+the demo operator login, which is printed, never stored in plain text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "samples" / "demo-district"
+SCHOOLGATE = str(Path(sys.executable).parent / "schoolgate")
+ADDRESS = os.environ.get("SCHOOLGATE_DEMO_ADDRESS", "127.0.0.1:8000")
+
+
+def schoolgate(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run([SCHOOLGATE, *args], check=False, text=True, capture_output=capture)
+
+
+def main() -> None:
+    print("Preparing the embedded database in ./var …")
+    if schoolgate("migrate", "--verbosity", "0").returncode:
+        sys.exit("migrate failed")
+    listed = json.loads(schoolgate("district", "list", "--json", capture=True).stdout)
+    if not any(d["slug"] == "demo" for d in listed["districts"]):
+        schoolgate("district", "add", "demo", "Demo Unified School District")
+    print(f"Syncing the bundled OneRoster sample ({SAMPLE.relative_to(ROOT)}) …")
+    result = schoolgate("sync", "demo", str(SAMPLE), "--json", capture=True)
+    report = json.loads(result.stdout)
+    print(f"  sync run {report['run']}: {report['status']}; accounts: {report['counts'].get('accounts')}")
+    password = secrets.token_urlsafe(12)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "schoolgate.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    operator, _ = user_model.objects.get_or_create(username="operator", defaults={"is_staff": True})
+    operator.is_staff = operator.is_superuser = True
+    operator.set_password(password)
+    operator.save()
+    schoolgate("collectstatic", "--noinput", "--verbosity", "0")
+    print(
+        f"""
+Schoolgate is starting on http://{ADDRESS}/
+  Sign in at http://{ADDRESS}/admin/ as  operator  /  {password}
+  (a fresh password is issued each time `make demo` runs)
+  From another shell:  .venv/bin/schoolgate accounts demo --state ready_to_provision
+Press Ctrl+C to stop.
+"""
+    )
+    os.execv(SCHOOLGATE, [SCHOOLGATE, "runserver", ADDRESS, "--noreload"])
+
+
+if __name__ == "__main__":
+    main()
