@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.management import ManagementUtility
+from django.core.management import get_commands, load_command_class
+from django.core.management.base import CommandError
 
 from tests.factories import make_district
 
@@ -27,11 +28,23 @@ class CliResult:
 
 
 def run_cli(*args: str) -> CliResult:
+    """What `BaseCommand.run_from_argv` does (argparse with exit 2 on usage errors, CommandError → its
+    return code), except closing every database connection afterwards, which would end the test's
+    transaction on PostgreSQL."""
+    name, *rest = [str(a) for a in args]
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        command = load_command_class(get_commands()[name], name)
+        command._called_from_command_line = True
+        parser = command.create_parser("schoolgate", name)
         try:
-            ManagementUtility(["schoolgate", *[str(a) for a in args]]).execute()
+            options = vars(parser.parse_args(rest))
+            positional = options.pop("args", ())
+            command.execute(*positional, **options)
+        except CommandError as exc:
+            err.write(f"{exc}\n")
+            code = exc.returncode
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
     return CliResult(code, out.getvalue(), err.getvalue())

@@ -13,12 +13,16 @@ _counter = itertools.count(1)
 
 
 def make_district(slug: str | None = None, **fields) -> District:
-    district = District.objects.create(slug=slug or f"d{uuid.uuid4().hex[:8]}", name=fields.pop("name", "Test"), **fields)
+    district = District.objects.create(
+        slug=slug or f"d{uuid.uuid4().hex[:8]}", name=fields.pop("name", "Test"), **fields
+    )
     install_default_rules(district)
     return district
 
 
-def make_person(district: District, kind: str = PersonKind.CONTACT, code: str | None = None, **fields) -> Person:
+def make_person(
+    district: District, kind: str = PersonKind.CONTACT, code: str | None = None, **fields
+) -> Person:
     n = next(_counter)
     roles = fields.pop("roles", {"student": "student", "contact": "parent", "staff": "teacher"}[kind])
     return Person.objects.create(

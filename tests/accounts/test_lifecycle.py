@@ -77,14 +77,20 @@ def test_provision_creates_an_invitation_and_is_audited(district, household):
     invitation = Invitation.objects.get(account=account)
     assert invitation.expires_at > invitation.created_at and invitation.used_at is None
     (event,) = events(account, "account.provisioned")
-    assert (event.actor, event.before["state"], event.after["state"]) == (ACTOR, "ready_to_provision", "invited")
+    assert (event.actor, event.before["state"], event.after["state"]) == (
+        ACTOR,
+        "ready_to_provision",
+        "invited",
+    )
     assert event.target_label == parent.sis_code
 
     with pytest.raises(lifecycle.IllegalTransition):
         lifecycle.provision_account(account, actor=ACTOR)
 
 
-def test_activation_sets_credentials_and_usernames_are_unique_ignoring_case_and_lookalikes(district, household):
+def test_activation_sets_credentials_and_usernames_are_unique_ignoring_case_and_lookalikes(
+    district, household
+):
     kids, parent = household
     first, second = account_of(parent), account_of(kids[0])
     for account in (first, second):
@@ -97,7 +103,7 @@ def test_activation_sets_credentials_and_usernames_are_unique_ignoring_case_and_
     (event,) = events(first, "account.activated")
     assert event.after == {"state": "active", "reason": "", "username": "Anna.Smith"}
 
-    for clash in ("anna.smith", "ANNA.SMITH", "Ａｎｎａ.Ｓｍｉｔｈ"):  # full-width letters normalise (NFKC)
+    for clash in ("anna.smith", "ANNA.SMITH", "Ａｎｎａ.Ｓｍｉｔｈ"):  # noqa: RUF001 - full-width letters normalise (NFKC)
         with pytest.raises(InvalidUsername):
             lifecycle.activate_account(second, username=clash, password="another passphrase", actor=ACTOR)
     second.refresh_from_db()
@@ -153,7 +159,7 @@ def test_leaving_student_flags_parent_then_revoke_removes_credentials(district, 
 
 
 def test_restore_when_eligible_again_before_revocation(district, household):
-    kids, parent = household
+    _, parent = household
     account = activate(account_of(parent), "p")
     parent.enabled = False
     parent.save()
@@ -169,7 +175,7 @@ def test_restore_when_eligible_again_before_revocation(district, household):
 
 
 def test_revoked_person_eligible_again_is_reinstated_then_withdrawn_back_to_revoked(district, household):
-    kids, parent = household
+    _, parent = household
     account = activate(account_of(parent), "p")
     lifecycle.revoke_account(account, actor=ACTOR)  # an admin revokes a still-eligible parent
     assert sync_rules_and_reconcile(district)["reinstate"] == 1
@@ -200,7 +206,10 @@ def test_reason_codes(district):
     staff.in_sis = False
     staff.save()
     sync_rules_and_reconcile(district)
-    got = {a.person_id: (a.state, a.reason) for a in Account.objects.filter(pk__in=[a.pk for a in accounts.values()])}
+    got = {
+        a.person_id: (a.state, a.reason)
+        for a in Account.objects.filter(pk__in=[a.pk for a in accounts.values()])
+    }
     assert got[lonely.pk] == ("ready_to_revoke", "not_linked")
     assert got[flagged_off.pk] == ("ready_to_revoke", "flag_removed")
     assert got[staff.pk] == ("ready_to_revoke", "left_sis")

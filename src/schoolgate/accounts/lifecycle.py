@@ -77,6 +77,8 @@ def list_for_provisioning(
             [district.pk, S.READY_TO_PROVISION, stamp, stamp],
         )
         count = cursor.rowcount
+        if count > 5_000:
+            sql.analyze(cursor, "sg_new", account)
         cursor.execute(
             f"""INSERT INTO {auditt}
                     (district_id, at, actor, action, target_type, target_id, target_label, run_id, before, after)
@@ -160,7 +162,11 @@ def provision(
                 (
                     f"""INSERT INTO {invitation} (district_id, account_id, created_at, expires_at)
                         SELECT %s, m.account_id, %s, %s FROM sg_move m""",
-                    [district.pk, sql.db_datetime(now), sql.db_datetime(now + timedelta(days=INVITATION_DAYS))],
+                    [
+                        district.pk,
+                        sql.db_datetime(now),
+                        sql.db_datetime(now + timedelta(days=INVITATION_DAYS)),
+                    ],
                 )
             ],
         )
@@ -249,7 +255,9 @@ def revoke(
         )
 
 
-def reinstate(district: District, selection: Selection, *, actor: str, run_id: int | None = None) -> MoveResult:
+def reinstate(
+    district: District, selection: Selection, *, actor: str, run_id: int | None = None
+) -> MoveResult:
     """A revoked person is eligible again: list them as `ready_to_provision` (no credentials come back)."""
     with transaction.atomic():
         return move(
@@ -292,7 +300,9 @@ def activate_account(account: Account, *, username: str, password: str, actor: s
     with transaction.atomic():
         locked = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
         if locked.state not in sources("activate"):
-            raise IllegalTransition(f"cannot activate {locked.person.sis_code}: the account is {locked.state}")
+            raise IllegalTransition(
+                f"cannot activate {locked.person.sis_code}: the account is {locked.state}"
+            )
         key = username_key(name)
         taken = Account.objects.filter(district_id=locked.district_id, username_key=key).exclude(pk=locked.pk)
         if taken.exists():
@@ -329,6 +339,8 @@ def accounts_for_codes(district: District, codes: Iterable[str]) -> tuple[dict[s
     wanted = list(dict.fromkeys(codes))
     found = {
         a.person.sis_code: a
-        for a in Account.objects.filter(district=district, person__sis_code__in=wanted).select_related("person")
+        for a in Account.objects.filter(district=district, person__sis_code__in=wanted).select_related(
+            "person"
+        )
     }
     return found, [code for code in wanted if code not in found]

@@ -41,9 +41,10 @@ class Account(models.Model):
     state = models.CharField(max_length=20, choices=AccountState.choices)
     reason = models.CharField(max_length=20, choices=RevokeReason.choices, blank=True)
     successor = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, related_name="+")
-    username = models.CharField(max_length=150, null=True)
+    # NULL, not "", when there is no username: the unique constraint must ignore accounts without one.
+    username = models.CharField(max_length=150, null=True)  # noqa: DJ001
     # NFKC + casefold of the username: the key that must be unique in the district, across schools and kinds.
-    username_key = models.CharField(max_length=150, null=True)
+    username_key = models.CharField(max_length=150, null=True)  # noqa: DJ001
     password_hash = models.CharField(max_length=255, blank=True)
     must_change_password = models.BooleanField(default=False)
     # Bumped whenever credentials are removed or replaced; a session or token minted under an older value
@@ -70,17 +71,17 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=(Q(state=AccountState.READY_TO_REVOKE) & ~Q(reason=""))
                 | Q(state=AccountState.REVOKED)
-                | (Q(state__in=[AccountState.READY_TO_PROVISION, AccountState.INVITED, AccountState.ACTIVE])
-                   & Q(reason="")),
+                | (
+                    Q(state__in=[AccountState.READY_TO_PROVISION, AccountState.INVITED, AccountState.ACTIVE])
+                    & Q(reason="")
+                ),
                 name="account_reason_matches_state",
             ),
             models.CheckConstraint(
                 condition=~Q(state=AccountState.REVOKED) | Q(username__isnull=True, password_hash=""),
                 name="account_revoked_has_no_credentials",
             ),
-            models.CheckConstraint(
-                condition=Q(state__in=AccountState.values), name="account_state_valid"
-            ),
+            models.CheckConstraint(condition=Q(state__in=AccountState.values), name="account_state_valid"),
         ]
         indexes = [
             models.Index(fields=["district", "state", "reason"], name="account_state_idx"),
@@ -103,3 +104,6 @@ class Invitation(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["account", "used_at", "withdrawn_at"], name="invitation_open_idx")]
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} for account {self.account_id}"

@@ -47,7 +47,9 @@ def select_accounts(account_ids: Iterable[int]) -> Selection:
     with connection.cursor() as cursor:
         sql.create_temp_table(cursor, SELECTED_TABLE, "account_id BIGINT PRIMARY KEY")
         sql.load_rows(cursor, SELECTED_TABLE, ["account_id"], [(i,) for i in ids])
-    return Selection(f"SELECT account_id, CAST(NULL AS VARCHAR(20)) AS reason, CAST(NULL AS BIGINT) AS successor_id FROM {SELECTED_TABLE}")
+    return Selection(
+        f"SELECT account_id, CAST(NULL AS VARCHAR(20)) AS reason, CAST(NULL AS BIGINT) AS successor_id FROM {SELECTED_TABLE}"
+    )
 
 
 def audit_json(alias: str, prefix: str = "") -> str:
@@ -102,6 +104,7 @@ def move(
             """,
             [*selection.params, district.pk, *sources],
         )
+        sql.analyze(cursor, MOVE_TABLE)
         cursor.execute(
             f"""
             UPDATE {account} SET {set_sql}, state_changed_at = %s
@@ -115,8 +118,11 @@ def move(
             INSERT INTO {audit}
                 (district_id, at, actor, action, target_type, target_id, target_label, run_id, before, after)
             SELECT %s, %s, %s, %s, 'account', m.account_id, p.sis_code, %s,
-                   {sql.json_object({"state": "m.old_state", "reason": "m.old_reason",
-                                     "username": "m.old_username"})},
+                   {
+                sql.json_object(
+                    {"state": "m.old_state", "reason": "m.old_reason", "username": "m.old_username"}
+                )
+            },
                    {audit_json("a")}
             FROM {MOVE_TABLE} m
             JOIN {account} a ON a.id = m.account_id

@@ -67,7 +67,9 @@ def visible_students(district: District, contact_ids: list[int] | None = None) -
     if contact_ids is not None:
         links = links.filter(contact_id__in=contact_ids)
     seen: dict[int, list[str]] = defaultdict(list)
-    for contact_id, code in links.values_list("contact_id", "student__sis_code").order_by("student__sis_code"):
+    for contact_id, code in links.values_list("contact_id", "student__sis_code").order_by(
+        "student__sis_code"
+    ):
         seen[contact_id].append(code)
     return seen
 
@@ -81,7 +83,9 @@ def list_accounts(
         "person_id", "person__sis_code", "person__kind", "state", "reason", "successor__sis_code", "username"
     )
     students = visible_students(district) if kind in (None, PersonKind.CONTACT, PersonKind.STAFF) else {}
-    for person_id, code, person_kind, acc_state, acc_reason, successor, username in rows.iterator(chunk_size=5000):
+    for person_id, code, person_kind, acc_state, acc_reason, successor, username in rows.iterator(
+        chunk_size=5000
+    ):
         yield AccountRow(
             person=code,
             kind=person_kind,

@@ -118,6 +118,8 @@ def plan(district: District) -> Plan:
             ],
         )  # fmt: skip
         cursor.execute(f"DELETE FROM {PLAN_TABLE} WHERE move IS NULL")
+        cursor.execute(f"CREATE INDEX {PLAN_TABLE}_move_idx ON {PLAN_TABLE} (move)")
+        sql.analyze(cursor, PLAN_TABLE)
         result = Plan()
         cursor.execute(f"SELECT move, COUNT(*) FROM {PLAN_TABLE} GROUP BY move")
         result.counts.update(dict(cursor.fetchall()))
@@ -160,16 +162,22 @@ def planned_moves(limit: int | None = None) -> list[dict]:
 def apply(district: District, *, actor: str, run_id: int | None = None) -> dict[str, int]:
     """Carry out the stored plan through the lifecycle functions; returns moves made per kind."""
     done: dict[str, int] = {}
-    pick = f"SELECT account_id, reason, CAST(NULL AS BIGINT) AS successor_id FROM {PLAN_TABLE} WHERE move = %s"
+    pick = (
+        f"SELECT account_id, reason, CAST(NULL AS BIGINT) AS successor_id FROM {PLAN_TABLE} WHERE move = %s"
+    )
     with transaction.atomic():
         done["list"] = lifecycle.list_for_provisioning(
             district, f"SELECT person_id FROM {PLAN_TABLE} WHERE move = 'list'", actor=actor, run_id=run_id
         )
-        done["withdraw"] = lifecycle.withdraw(district, Selection(pick, ("withdraw",)), actor=actor, run_id=run_id)
+        done["withdraw"] = lifecycle.withdraw(
+            district, Selection(pick, ("withdraw",)), actor=actor, run_id=run_id
+        )
         done["flag"] = lifecycle.flag_for_revocation(
             district, Selection(pick, ("flag",)), actor=actor, run_id=run_id
         ).count
-        done["restore"] = lifecycle.restore(district, Selection(pick, ("restore",)), actor=actor, run_id=run_id).count
+        done["restore"] = lifecycle.restore(
+            district, Selection(pick, ("restore",)), actor=actor, run_id=run_id
+        ).count
         done["reinstate"] = lifecycle.reinstate(
             district, Selection(pick, ("reinstate",)), actor=actor, run_id=run_id
         ).count

@@ -1,7 +1,7 @@
 """Usernames: the uniqueness key, and the checks every path that sets a username goes through.
 
 Uniqueness is per district, across schools and person kinds, and ignores case and Unicode look-alikes
-(NFKC + casefold): "ANNA", "anna" and "ａｎｎａ" (full-width) are the same username. The database enforces it on
+(NFKC + casefold): "ANNA", "anna" and "anna" typed in full-width letters (U+FF41 …) are the same username. The database enforces it on
 the stored key; these helpers produce the key and explain a refusal.
 """
 

@@ -25,7 +25,7 @@ def cli_actor() -> str:
     """The actor for a command typed at a shell: the operating-system user, so the log says who."""
     try:
         return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+    except Exception:
         return "cli:unknown"
 
 

@@ -65,9 +65,9 @@ class SchoolgateCommand(BaseCommand):
     def console(self) -> Any:
         from rich.console import Console
 
-        return Console(file=self.stdout._out, soft_wrap=True)  # noqa: SLF001 - rich needs the raw stream
+        return Console(file=self.stdout._out, soft_wrap=True)
 
     def progress_console(self) -> Any:
         from rich.console import Console
 
-        return Console(file=self.stderr._out)  # noqa: SLF001
+        return Console(file=self.stderr._out)

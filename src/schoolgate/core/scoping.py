@@ -12,7 +12,6 @@ from django.db.models import Model, QuerySet
 
 from schoolgate.core.models import District
 
-
 M = TypeVar("M", bound=Model)
 
 

@@ -56,6 +56,17 @@ def create_temp_table(cursor: Any, name: str, columns: str) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
 
 
+def analyze(cursor: Any, *tables: str) -> None:
+    """Refresh planner statistics after a large set-based write (PostgreSQL only).
+
+    Autovacuum never analyses temporary tables and reaches freshly filled live tables only after the
+    transaction, so without this the planner guesses a handful of rows and picks nested loops over millions.
+    """
+    if is_postgres():
+        for name in tables:
+            cursor.execute(f"ANALYZE {name}")
+
+
 def drop_temp_table(cursor: Any, name: str) -> None:
     cursor.execute(f"DROP TABLE IF EXISTS {name}")
 

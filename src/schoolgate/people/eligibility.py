@@ -97,7 +97,9 @@ def validate_conditions(audience: str, conditions: dict[str, Any]) -> None:
         raise InvalidRule("conditions must be an object of field: value")
     for key, value in conditions.items():
         if key not in fields:
-            raise InvalidRule(f"condition {key!r} is not available for {audience} rules (use: {', '.join(fields)})")
+            raise InvalidRule(
+                f"condition {key!r} is not available for {audience} rules (use: {', '.join(fields)})"
+            )
         kind = fields[key][1]
         if kind == "bool" and not isinstance(value, bool):
             raise InvalidRule(f"condition {key!r} needs true or false, not {value!r}")

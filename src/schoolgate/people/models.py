@@ -100,6 +100,9 @@ class Membership(models.Model):
         ]
         indexes = [models.Index(fields=["district", "school"], name="membership_school_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.role} at {self.school_id}"
+
 
 class RuleAudience(models.TextChoices):
     CONTACT = "contact", "Contacts (per student link)"

@@ -43,6 +43,9 @@ PERSON_FIELDS = [
     ("grades", "COALESCE(o.grades, '')", None),
 ]
 
+# Refresh planner statistics of a live table when a run adds more rows than this (see sql.analyze).
+ANALYZE_AFTER = 5_000
+
 # The relationship a link gets when the SIS states none: read from the contact's own roles.
 INFERRED_RELATIONSHIPS = ["parent", "guardian", "relative"]
 
@@ -82,7 +85,9 @@ class _Mirror:
             target.append(Problem("", None, None, f"… and {total - self.max_problems} more like the above"))
         return total
 
-    def upsert(self, model: type, staging: str, fields: list[tuple[str, str, str | None]], mode: Mode) -> dict:
+    def upsert(
+        self, model: type, staging: str, fields: list[tuple[str, str, str | None]], mode: Mode
+    ) -> dict:
         """INSERT new, UPDATE changed, retire missing rows of a mirrored table; returns the counts."""
         table = sql.table(model)
         d = self.district.pk
@@ -131,6 +136,8 @@ class _Mirror:
         if mode == Mode.ABSENT:
             return
         self.result.counts["schools"] = self.upsert(School, "sg_org", ORG_FIELDS, mode)
+        if self.result.counts["schools"]["added"] > ANALYZE_AFTER:
+            sql.analyze(self.cursor, sql.table(School))
         school = sql.table(School)
         self.problems(
             f"""SELECT o.file, o.line, 'parentSourcedId', o.parent_code FROM sg_org o
@@ -155,6 +162,8 @@ class _Mirror:
         if self.result.errors:
             return
         self.result.counts["people"] = self.upsert(Person, "sg_person", PERSON_FIELDS, mode)
+        if self.result.counts["people"]["added"] > ANALYZE_AFTER:
+            sql.analyze(self.cursor, person)
 
     def check_references(self, relations: Mode, memberships: Mode) -> None:
         """Every person and org a relation or membership names must be in the district after this set."""
@@ -222,8 +231,7 @@ class _Mirror:
             [d, d],
         )
         self.execute("CREATE INDEX sg_pair_idx ON sg_pair (student_id, contact_id)")
-        if sql.is_postgres():
-            self.execute("ANALYZE sg_pair")
+        sql.analyze(self.cursor, "sg_pair")
         inferred = " ".join(
             f"WHEN (',' || c.roles || ',') LIKE %s THEN '{name}'" for name in INFERRED_RELATIONSHIPS
         )
@@ -276,12 +284,17 @@ class _Mirror:
         counts["removed"] = sql.scalar(
             self.cursor, "SELECT COUNT(*) FROM sg_linkchg WHERE was_in AND NOT (ds OR dc)"
         )
-        counts["updated"] = self.execute(
-            f"""UPDATE {link} SET declared_by_student = c.ds, declared_by_contact = c.dc, relationship = c.rel,
+        counts["updated"] = (
+            self.execute(
+                f"""UPDATE {link} SET declared_by_student = c.ds, declared_by_contact = c.dc, relationship = c.rel,
                     in_sis = (c.ds OR c.dc)
                 FROM sg_linkchg c WHERE {link}.id = c.id"""
-        ) - counts["removed"]
+            )
+            - counts["removed"]
+        )
         self.result.counts["links"] = counts
+        if counts["added"] > ANALYZE_AFTER:
+            sql.analyze(self.cursor, link)
         for name in ("sg_linkchg", "sg_pair"):
             sql.drop_temp_table(self.cursor, name)
 
@@ -340,6 +353,8 @@ class _Mirror:
             [d],
         )
         self.result.counts["memberships"] = counts
+        if counts["added"] > ANALYZE_AFTER:
+            sql.analyze(self.cursor, membership)
         sql.drop_temp_table(self.cursor, "sg_mpair")
 
 

@@ -52,8 +52,7 @@ def stage(cursor: Any, snapshot: Snapshot) -> None:
         sql.load_frame(cursor, name, frame)
         for column in indexed:
             cursor.execute(f"CREATE INDEX {name}_{column}_idx ON {name} ({column})")
-        if sql.is_postgres():
-            cursor.execute(f"ANALYZE {name}")
+        sql.analyze(cursor, name)
 
 
 def unstage(cursor: Any) -> None:

@@ -5,74 +5,176 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
-        ('people', '0001_initial'),
+        ("core", "0001_initial"),
+        ("people", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('ready_to_provision', 'Ready to provision'), ('invited', 'Invited'), ('active', 'Active'), ('ready_to_revoke', 'Ready to revoke'), ('revoked', 'Revoked')], max_length=20)),
-                ('reason', models.CharField(blank=True, choices=[('no_students', 'No eligible linked student left'), ('superseded', 'A newer record for the same person took over'), ('not_linked', 'Not linked to any student'), ('flag_removed', 'Portal access turned off'), ('left_sis', 'Gone from the SIS'), ('duplicate_username', 'Username clashes with another account')], max_length=20)),
-                ('username', models.CharField(max_length=150, null=True)),
-                ('username_key', models.CharField(max_length=150, null=True)),
-                ('password_hash', models.CharField(blank=True, max_length=255)),
-                ('must_change_password', models.BooleanField(default=False)),
-                ('credentials_version', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
-                ('state_changed_at', models.DateTimeField()),
-                ('invited_at', models.DateTimeField(null=True)),
-                ('activated_at', models.DateTimeField(null=True)),
-                ('revoked_at', models.DateTimeField(null=True)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='accounts', to='core.district')),
-                ('person', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='account', to='people.person')),
-                ('successor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='people.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("ready_to_provision", "Ready to provision"),
+                            ("invited", "Invited"),
+                            ("active", "Active"),
+                            ("ready_to_revoke", "Ready to revoke"),
+                            ("revoked", "Revoked"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("no_students", "No eligible linked student left"),
+                            ("superseded", "A newer record for the same person took over"),
+                            ("not_linked", "Not linked to any student"),
+                            ("flag_removed", "Portal access turned off"),
+                            ("left_sis", "Gone from the SIS"),
+                            ("duplicate_username", "Username clashes with another account"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("username", models.CharField(max_length=150, null=True)),
+                ("username_key", models.CharField(max_length=150, null=True)),
+                ("password_hash", models.CharField(blank=True, max_length=255)),
+                ("must_change_password", models.BooleanField(default=False)),
+                ("credentials_version", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
+                ("state_changed_at", models.DateTimeField()),
+                ("invited_at", models.DateTimeField(null=True)),
+                ("activated_at", models.DateTimeField(null=True)),
+                ("revoked_at", models.DateTimeField(null=True)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="accounts",
+                        to="core.district",
+                    ),
+                ),
+                (
+                    "person",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="account",
+                        to="people.person",
+                    ),
+                ),
+                (
+                    "successor",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="people.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Invitation',
+            name="Invitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(null=True)),
-                ('withdrawn_at', models.DateTimeField(null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='accounts.account')),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='core.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(null=True)),
+                ("withdrawn_at", models.DateTimeField(null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="accounts.account",
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="core.district",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='account',
-            index=models.Index(fields=['district', 'state', 'reason'], name='account_state_idx'),
+            model_name="account",
+            index=models.Index(fields=["district", "state", "reason"], name="account_state_idx"),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.UniqueConstraint(condition=models.Q(('username_key__isnull', False)), fields=('district', 'username_key'), name='account_username_unique'),
+            model_name="account",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("username_key__isnull", False)),
+                fields=("district", "username_key"),
+                name="account_username_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('username__isnull', True), ('username_key__isnull', True)), models.Q(('username__isnull', False), ('username_key__isnull', False)), _connector='OR'), name='account_username_key_set'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("username__isnull", True), ("username_key__isnull", True)),
+                    models.Q(("username__isnull", False), ("username_key__isnull", False)),
+                    _connector="OR",
+                ),
+                name="account_username_key_set",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'ready_to_revoke'), models.Q(('reason', ''), _negated=True)), ('state', 'revoked'), models.Q(('state__in', ['ready_to_provision', 'invited', 'active']), ('reason', '')), _connector='OR'), name='account_reason_matches_state'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "ready_to_revoke"), models.Q(("reason", ""), _negated=True)),
+                    ("state", "revoked"),
+                    models.Q(("state__in", ["ready_to_provision", "invited", "active"]), ("reason", "")),
+                    _connector="OR",
+                ),
+                name="account_reason_matches_state",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'revoked'), _negated=True), models.Q(('password_hash', ''), ('username__isnull', True)), _connector='OR'), name='account_revoked_has_no_credentials'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "revoked"), _negated=True),
+                    models.Q(("password_hash", ""), ("username__isnull", True)),
+                    _connector="OR",
+                ),
+                name="account_revoked_has_no_credentials",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='account',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['ready_to_provision', 'invited', 'active', 'ready_to_revoke', 'revoked'])), name='account_state_valid'),
+            model_name="account",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("state__in", ["ready_to_provision", "invited", "active", "ready_to_revoke", "revoked"])
+                ),
+                name="account_state_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='invitation',
-            index=models.Index(fields=['account', 'used_at', 'withdrawn_at'], name='invitation_open_idx'),
+            model_name="invitation",
+            index=models.Index(fields=["account", "used_at", "withdrawn_at"], name="invitation_open_idx"),
         ),
     ]

@@ -5,110 +5,206 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sis_code', models.CharField(max_length=255)),
-                ('kind', models.CharField(choices=[('student', 'Student'), ('contact', 'Contact'), ('staff', 'Staff')], max_length=10)),
-                ('roles', models.CharField(blank=True, max_length=255)),
-                ('given_name', models.CharField(blank=True, max_length=255)),
-                ('family_name', models.CharField(blank=True, max_length=255)),
-                ('middle_name', models.CharField(blank=True, max_length=255)),
-                ('preferred_given_name', models.CharField(blank=True, max_length=255)),
-                ('email', models.CharField(blank=True, max_length=320)),
-                ('phone', models.CharField(blank=True, max_length=64)),
-                ('sms', models.CharField(blank=True, max_length=64)),
-                ('sis_username', models.CharField(blank=True, max_length=255)),
-                ('identifier', models.CharField(blank=True, max_length=255)),
-                ('grades', models.CharField(blank=True, max_length=100)),
-                ('enabled', models.BooleanField(default=True)),
-                ('in_sis', models.BooleanField(default=True)),
-                ('login_rule', models.CharField(blank=True, db_default='', max_length=100)),
-                ('login_allowed', models.BooleanField(db_default=False)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='people', to='core.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sis_code", models.CharField(max_length=255)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("student", "Student"), ("contact", "Contact"), ("staff", "Staff")],
+                        max_length=10,
+                    ),
+                ),
+                ("roles", models.CharField(blank=True, max_length=255)),
+                ("given_name", models.CharField(blank=True, max_length=255)),
+                ("family_name", models.CharField(blank=True, max_length=255)),
+                ("middle_name", models.CharField(blank=True, max_length=255)),
+                ("preferred_given_name", models.CharField(blank=True, max_length=255)),
+                ("email", models.CharField(blank=True, max_length=320)),
+                ("phone", models.CharField(blank=True, max_length=64)),
+                ("sms", models.CharField(blank=True, max_length=64)),
+                ("sis_username", models.CharField(blank=True, max_length=255)),
+                ("identifier", models.CharField(blank=True, max_length=255)),
+                ("grades", models.CharField(blank=True, max_length=100)),
+                ("enabled", models.BooleanField(default=True)),
+                ("in_sis", models.BooleanField(default=True)),
+                ("login_rule", models.CharField(blank=True, db_default="", max_length=100)),
+                ("login_allowed", models.BooleanField(db_default=False)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="people", to="core.district"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(max_length=40)),
-                ('is_primary', models.BooleanField(default=False)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='core.district')),
-                ('school', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='core.school')),
-                ('person', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='people.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("role", models.CharField(max_length=40)),
+                ("is_primary", models.BooleanField(default=False)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="core.district",
+                    ),
+                ),
+                (
+                    "school",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="core.school",
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="people.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Link',
+            name="Link",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('relationship', models.CharField(blank=True, max_length=40)),
-                ('priority', models.PositiveSmallIntegerField(null=True)),
-                ('lives_with', models.BooleanField(null=True)),
-                ('custody', models.BooleanField(null=True)),
-                ('declared_by_student', models.BooleanField(default=False)),
-                ('declared_by_contact', models.BooleanField(default=False)),
-                ('in_sis', models.BooleanField(default=True)),
-                ('portal_flag', models.BooleanField(default=False)),
-                ('flag_rule', models.CharField(blank=True, max_length=100)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='core.district')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='student_links', to='people.person')),
-                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contact_links', to='people.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("relationship", models.CharField(blank=True, max_length=40)),
+                ("priority", models.PositiveSmallIntegerField(null=True)),
+                ("lives_with", models.BooleanField(null=True)),
+                ("custody", models.BooleanField(null=True)),
+                ("declared_by_student", models.BooleanField(default=False)),
+                ("declared_by_contact", models.BooleanField(default=False)),
+                ("in_sis", models.BooleanField(default=True)),
+                ("portal_flag", models.BooleanField(default=False)),
+                ("flag_rule", models.CharField(blank=True, max_length=100)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="links", to="core.district"
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="student_links",
+                        to="people.person",
+                    ),
+                ),
+                (
+                    "student",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contact_links",
+                        to="people.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='EligibilityRule',
+            name="EligibilityRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('audience', models.CharField(choices=[('contact', 'Contacts (per student link)'), ('student', 'Students'), ('staff', 'Staff')], max_length=10)),
-                ('position', models.PositiveIntegerField()),
-                ('name', models.SlugField(max_length=100)),
-                ('effect', models.CharField(choices=[('allow', 'Allow'), ('deny', 'Deny')], max_length=5)),
-                ('conditions', models.JSONField(blank=True, default=dict)),
-                ('description', models.CharField(blank=True, max_length=255)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='eligibility_rules', to='core.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "audience",
+                    models.CharField(
+                        choices=[
+                            ("contact", "Contacts (per student link)"),
+                            ("student", "Students"),
+                            ("staff", "Staff"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("position", models.PositiveIntegerField()),
+                ("name", models.SlugField(max_length=100)),
+                ("effect", models.CharField(choices=[("allow", "Allow"), ("deny", "Deny")], max_length=5)),
+                ("conditions", models.JSONField(blank=True, default=dict)),
+                ("description", models.CharField(blank=True, max_length=255)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="eligibility_rules",
+                        to="core.district",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['audience', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('district', 'audience', 'position'), name='rule_position_unique'), models.UniqueConstraint(fields=('district', 'name'), name='rule_name_unique')],
+                "ordering": ["audience", "position"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("district", "audience", "position"), name="rule_position_unique"
+                    ),
+                    models.UniqueConstraint(fields=("district", "name"), name="rule_name_unique"),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['district', 'kind'], name='person_kind_idx'),
+            model_name="person",
+            index=models.Index(fields=["district", "kind"], name="person_kind_idx"),
         ),
         migrations.AddConstraint(
-            model_name='person',
-            constraint=models.UniqueConstraint(fields=('district', 'sis_code'), name='person_code_unique'),
+            model_name="person",
+            constraint=models.UniqueConstraint(fields=("district", "sis_code"), name="person_code_unique"),
         ),
         migrations.AddIndex(
-            model_name='membership',
-            index=models.Index(fields=['district', 'school'], name='membership_school_idx'),
+            model_name="membership",
+            index=models.Index(fields=["district", "school"], name="membership_school_idx"),
         ),
         migrations.AddConstraint(
-            model_name='membership',
-            constraint=models.UniqueConstraint(fields=('person', 'school', 'role'), name='membership_unique'),
+            model_name="membership",
+            constraint=models.UniqueConstraint(fields=("person", "school", "role"), name="membership_unique"),
         ),
         migrations.AddIndex(
-            model_name='link',
-            index=models.Index(fields=['district', 'contact'], name='link_contact_idx'),
+            model_name="link",
+            index=models.Index(fields=["district", "contact"], name="link_contact_idx"),
         ),
         migrations.AddConstraint(
-            model_name='link',
-            constraint=models.UniqueConstraint(fields=('district', 'student', 'contact'), name='link_pair_unique'),
+            model_name="link",
+            constraint=models.UniqueConstraint(
+                fields=("district", "student", "contact"), name="link_pair_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='link',
-            constraint=models.CheckConstraint(condition=models.Q(('student', models.F('contact')), _negated=True), name='link_not_self'),
+            model_name="link",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("student", models.F("contact")), _negated=True), name="link_not_self"
+            ),
         ),
     ]

@@ -1,4 +1,4 @@
-"""`schoolgate district add SLUG NAME` and `schoolgate district list`."""
+"""`schoolgate district add SLUG NAME`, `schoolgate district set SLUG …` and `schoolgate district list`."""
 
 from __future__ import annotations
 
@@ -23,12 +23,26 @@ class Command(SchoolgateCommand):
         add.add_argument("slug", help="short name used on the command line and in URLs, e.g. 'springfield'")
         add.add_argument("name", help="the district's full name")
         add.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        change = sub.add_parser("set", help="change a district's settings")
+        change.add_argument("slug")
+        change.add_argument("--name")
+        change.add_argument(
+            "--guard-share",
+            type=float,
+            help="share of invited+active accounts one sync may flag for revocation",
+        )
+        change.add_argument(
+            "--guard-minimum", type=int, help="a sync flagging this many accounts or fewer is never held"
+        )
+        change.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         lst = sub.add_parser("list", help="list districts")
         lst.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         if options["action"] == "add":
             return self.add(options["slug"], options["name"]), self.render_one
+        if options["action"] == "set":
+            return self.change(options), self.render_one
         districts = [{"slug": d.slug, "name": d.name} for d in District.objects.all()]
         return {"districts": districts}, self.render_list
 
@@ -47,10 +61,48 @@ class Command(SchoolgateCommand):
                 )  # fmt: skip
         except IntegrityError:
             raise InputRejected(f"a district {slug!r} already exists") from None
-        return {"district": {"slug": district.slug, "name": district.name, "id": district.pk}}
+        return self.describe(district)
+
+    def change(self, options: dict[str, Any]) -> dict[str, Any]:
+        district = self.district(options["slug"])
+        share, minimum = options["guard_share"], options["guard_minimum"]
+        if share is not None and not 0.0 <= share <= 1.0:
+            raise InputRejected(f"--guard-share {share} must be between 0 and 1 (0.05 = 5%)")
+        if minimum is not None and minimum < 0:
+            raise InputRejected(f"--guard-minimum {minimum} cannot be negative")
+        before = self.describe(district)["district"]
+        if options["name"] is not None:
+            if not options["name"].strip():
+                raise InputRejected("the district needs a name")
+            district.name = options["name"].strip()
+        if share is not None:
+            district.revoke_guard_share = share
+        if minimum is not None:
+            district.revoke_guard_minimum = minimum
+        with transaction.atomic():
+            district.save()
+            after = self.describe(district)["district"]
+            audit.record(
+                district, audit.cli_actor(), "district.changed", target_type="district",
+                target_id=district.pk, target_label=district.slug, before=before, after=after,
+            )  # fmt: skip
+        return self.describe(district)
+
+    @staticmethod
+    def describe(district: District) -> dict[str, Any]:
+        return {
+            "district": {
+                "slug": district.slug,
+                "name": district.name,
+                "id": district.pk,
+                "guard_share": district.revoke_guard_share,
+                "guard_minimum": district.revoke_guard_minimum,
+            }
+        }
 
     def render_one(self, doc: dict) -> None:
-        self.stdout.write(f"Added district {doc['district']['slug']}: {doc['district']['name']}")
+        d = doc["district"]
+        self.stdout.write(f"{d['slug']}: {d['name']}")
 
     def render_list(self, doc: dict) -> None:
         for d in doc["districts"]:

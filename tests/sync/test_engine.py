@@ -1,0 +1,288 @@
+"""The sync engine through the CLI contract: every importer path lands, bad input changes nothing, re-runs
+write nothing, dry runs write nothing, the guard holds mass revocations, and a crash leaves the district as
+it was."""
+
+from __future__ import annotations
+
+import pytest
+
+from schoolgate.accounts import reconcile
+from schoolgate.accounts.models import Account
+from schoolgate.core.models import AuditEvent
+from schoolgate.people.models import Link, Person
+from schoolgate.sync.models import SyncRun
+from tests.builders import write_oneroster, write_sds
+from tests.sync.helpers import FIXTURES, accounts_by_person, district_state
+
+ORGS = [{"sourcedId": "sch1", "name": "North High", "type": "school"}]
+
+
+def users_11(n_families: int = 2) -> list[dict]:
+    """Families f0…: student s{i} with parents m{i} (mother) and d{i} (father), plus an aunt for family 0."""
+    users = []
+    for i in range(n_families):
+        users += [
+            {
+                "sourcedId": f"s{i}",
+                "role": "student",
+                "orgSourcedIds": "sch1",
+                "agentSourcedIds": f"m{i}, d{i}",
+            },
+            {"sourcedId": f"m{i}", "role": "parent", "orgSourcedIds": "sch1", "email": f"m{i}@example.org"},
+            {"sourcedId": f"d{i}", "role": "parent", "orgSourcedIds": "sch1"},
+        ]
+    users.append({"sourcedId": "aunt0", "role": "relative", "orgSourcedIds": "sch1", "agentSourcedIds": "s0"})
+    users.append({"sourcedId": "t1", "role": "teacher", "orgSourcedIds": "sch1"})
+    return users
+
+
+def sync(cli, slug, path, *flags):
+    return cli("sync", slug, path, "--json", *flags)
+
+
+def test_oneroster_11_bulk_folder_imports_people_links_and_accounts(cli, district, tmp_path):
+    result = sync(cli, district.slug, write_oneroster(tmp_path, users=users_11(), orgs=ORGS))
+    assert result.code == 0, result.stdout + result.stderr
+    doc = result.json
+    assert doc["status"] == "applied" and doc["errors"] == [] and isinstance(doc["run"], int)
+    assert doc["counts"]["people"]["added"] == 8 and doc["counts"]["links"]["added"] == 5
+    aunt_link = Link.objects.get(contact__sis_code="aunt0")
+    assert (aunt_link.relationship, aunt_link.portal_flag) == ("relative", False)
+    assert Link.objects.get(contact__sis_code="m0").relationship == "parent"
+    accounts = accounts_by_person(cli, district.slug)
+    assert set(accounts) == {"s0", "s1", "m0", "d0", "m1", "d1", "t1"}, "the aunt is not eligible"
+    assert accounts["m0"] == {
+        "person": "m0", "kind": "contact", "state": "ready_to_provision", "reason": None,
+        "successor": None, "username": None, "students": ["s0"],
+    }  # fmt: skip
+
+
+def test_zip_with_bom_crlf_and_spaced_agent_list(cli, district, tmp_path):
+    path = write_oneroster(tmp_path / "set", users=users_11(1), orgs=ORGS, bom=True, crlf=True,
+                           zip_to=tmp_path / "set.zip")  # fmt: skip
+    assert str(path).endswith(".zip")
+    result = sync(cli, district.slug, path)
+    assert result.json["status"] == "applied", result.stdout
+    assert accounts_by_person(cli, district.slug, "--kind", "contact").keys() == {"m0", "d0"}
+
+
+def test_same_snapshot_twice_changes_nothing_and_writes_no_audit(cli, district, tmp_path):
+    path = write_oneroster(tmp_path, users=users_11(), orgs=ORGS)
+    assert sync(cli, district.slug, path).code == 0
+    before = district_state(district)
+    again = sync(cli, district.slug, path).json
+    assert again["status"] == "applied"
+    assert all(v == 0 for counts in again["counts"].values() if isinstance(counts, dict)
+               for k, v in counts.items() if k not in ("share", "tripped", "holding"))  # fmt: skip
+    assert district_state(district) == before
+
+
+def test_oneroster_12_roles_and_teacher_who_is_also_a_guardian(cli, district, tmp_path):
+    users = [
+        {"sourcedId": "kid", "agentSourcedIds": "teach"},
+        {"sourcedId": "teach", "email": "teach@example.org"},
+    ]
+    roles = [
+        {"sourcedId": "r1", "userSourcedId": "kid", "roleType": "primary", "role": "student", "orgSourcedId": "sch1"},
+        {"sourcedId": "r2", "userSourcedId": "teach", "roleType": "primary", "role": "teacher", "orgSourcedId": "sch1"},
+        {"sourcedId": "r3", "userSourcedId": "teach", "roleType": "secondary", "role": "guardian",
+         "orgSourcedId": "sch1"},
+    ]  # fmt: skip
+    result = sync(
+        cli, district.slug, write_oneroster(tmp_path, version="1.2", users=users, orgs=ORGS, roles=roles)
+    )
+    assert result.json["status"] == "applied", result.stdout
+    teacher = Person.objects.get(sis_code="teach")
+    assert (teacher.kind, teacher.roles) == ("staff", "guardian,teacher")
+    link = Link.objects.get(contact=teacher)
+    assert (link.relationship, link.portal_flag) == ("guardian", True)
+    assert accounts_by_person(cli, district.slug)["teach"]["students"] == ["kid"]
+
+
+def test_oneroster_12_fixture_with_header_typos_needs_tolerant(cli, district):
+    path = FIXTURES / "or12-bulk-typos"
+    strict = sync(cli, district.slug, path)
+    assert strict.code == 1 and strict.json["status"] == "rejected"
+    assert any(e["column"] == "prefferedGivenName" and e["line"] == 1 for e in strict.json["errors"])
+    tolerant = sync(cli, district.slug, path, "--tolerant")
+    assert tolerant.json["status"] == "applied" and tolerant.json["warnings"]
+    assert Person.objects.get(sis_code="hl-u-100").roles.split(",") == ["guardian", "teacher"]
+
+
+def test_delta_updates_only_what_it_names(cli, district, tmp_path):
+    assert sync(cli, district.slug, write_oneroster(tmp_path / "bulk", users=users_11(), orgs=ORGS)).code == 0
+    delta = write_oneroster(
+        tmp_path / "delta",
+        mode="delta",
+        orgs=ORGS,
+        users=[
+            {"sourcedId": "m0", "role": "parent", "orgSourcedIds": "sch1", "email": "new@example.org"},
+            {"sourcedId": "s1", "role": "student", "orgSourcedIds": "sch1", "status": "tobedeleted"},
+            {"sourcedId": "s9", "role": "student", "orgSourcedIds": "sch1", "agentSourcedIds": "m0"},
+        ],
+    )
+    doc = sync(cli, district.slug, delta, "--confirm").json
+    assert doc["status"] == "applied", doc
+    assert doc["counts"]["people"] == {"added": 1, "updated": 1, "removed": 1}
+    assert Person.objects.get(sis_code="m0").email == "new@example.org"
+    assert Person.objects.get(sis_code="d0").in_sis, "people the delta does not name are untouched"
+    accounts = accounts_by_person(cli, district.slug)
+    assert accounts["m0"]["students"] == ["s0", "s9"], "a sibling is added, never replacing the first child"
+    assert "s1" not in accounts, "s1 left before being provisioned: withdrawn"
+
+
+def test_delta_row_with_empty_agents_keeps_links_declared_by_the_other_end(cli, district, tmp_path):
+    users = [
+        {"sourcedId": "s0", "role": "student", "orgSourcedIds": "sch1"},
+        {
+            "sourcedId": "p0",
+            "role": "parent",
+            "orgSourcedIds": "sch1",
+            "agentSourcedIds": "s0",
+        },  # parent → student
+        {"sourcedId": "s1", "role": "student", "orgSourcedIds": "sch1", "agentSourcedIds": "p1"},
+        {"sourcedId": "p1", "role": "parent", "orgSourcedIds": "sch1"},
+    ]
+    assert sync(cli, district.slug, write_oneroster(tmp_path / "bulk", users=users, orgs=ORGS)).code == 0
+    delta = write_oneroster(
+        tmp_path / "delta", mode="delta", orgs=ORGS, users=[users[0], users[2] | {"agentSourcedIds": ""}]
+    )
+    assert sync(cli, district.slug, delta, "--confirm").json["status"] == "applied"
+    assert Link.objects.get(student__sis_code="s0").in_sis, (
+        "declared by the parent's row, which the delta did not carry"
+    )
+    assert not Link.objects.get(student__sis_code="s1").in_sis, "s1's own row no longer names p1"
+
+
+def test_sds_sample_imports_guardians_but_not_relatives(cli, district):
+    doc = sync(cli, district.slug, FIXTURES / "sds-v2.1").json
+    assert doc["status"] == "applied", doc
+    assert doc["format"] == "sds-2.1"
+    links = {
+        (link.student.sis_code, link.contact.sis_code): link
+        for link in Link.objects.select_related("student", "contact")
+    }
+    assert links[("114001", "114002")].portal_flag and links[("114001", "114002")].relationship == "guardian"
+    assert not links[("114003", "114002")].portal_flag, "relative"
+    assert accounts_by_person(cli, district.slug)["114002"]["students"] == ["114001"]
+
+
+def test_sds_built_set(cli, district, tmp_path):
+    path = write_sds(
+        tmp_path,
+        orgs=[{"sourcedId": "o1", "name": "School", "type": "school"}],
+        users=[{"sourcedId": "k"}, {"sourcedId": "g"}],
+        roles=[{"userSourcedId": "k", "orgSourcedId": "o1", "role": "student"}],
+        relationships=[
+            {"userSourcedId": "k", "relationshipUserSourcedId": "g", "relationshipRole": "guardian"}
+        ],
+    )
+    assert sync(cli, district.slug, path, "--format", "sds").json["status"] == "applied"
+    assert accounts_by_person(cli, district.slug)["g"]["students"] == ["k"]
+
+
+def test_broken_sample_is_rejected_precisely_and_changes_nothing(cli, district, tmp_path):
+    assert sync(cli, district.slug, write_oneroster(tmp_path, users=users_11(), orgs=ORGS)).code == 0
+    before = district_state(district)
+    for flags in ((), ("--tolerant",)):
+        result = sync(cli, district.slug, FIXTURES / "oneroster-mocker-example", *flags)
+        assert result.code == 1
+        doc = result.json
+        assert doc["status"] == "rejected"
+        where = {(e["file"], e["line"]) for e in doc["errors"]}
+        assert ("users.csv", 1) in where and ("orgs.csv", 1) in where
+        assert all(e["message"] for e in doc["errors"])
+        assert district_state(district) == before
+        assert SyncRun.objects.get(pk=doc["run"]).status == "rejected"
+
+
+def test_unknown_agent_is_rejected_with_file_line_and_column(cli, district, tmp_path):
+    assert sync(cli, district.slug, write_oneroster(tmp_path / "ok", users=users_11(), orgs=ORGS)).code == 0
+    before = district_state(district)
+    users = users_11()
+    users[3]["agentSourcedIds"] = "m1, ghost"  # line 5 (header is line 1)
+    doc = sync(cli, district.slug, write_oneroster(tmp_path / "bad", users=users, orgs=ORGS)).json
+    assert doc["status"] == "rejected"
+    assert doc["errors"][0] == {
+        "file": "users.csv", "line": 5, "column": "agentSourcedIds",
+        "message": "names 'ghost', which is not an active user in this set or the district",
+    }  # fmt: skip
+    assert district_state(district) == before
+
+
+def test_dry_run_reports_the_diff_and_writes_nothing(cli, district, tmp_path):
+    path = write_oneroster(tmp_path, users=users_11(), orgs=ORGS)
+    runs = SyncRun.objects.count()
+    before = district_state(district)
+    result = sync(cli, district.slug, path, "--dry-run")
+    assert result.code == 0
+    doc = result.json
+    assert doc["status"] == "dry_run" and doc["run"] is None
+    assert doc["counts"]["people"]["added"] == 8
+    assert {m["person"] for m in doc["diff"] if m["to"] == "ready_to_provision"} == {
+        "s0", "s1", "m0", "d0", "m1", "d1", "t1"
+    }  # fmt: skip
+    assert district_state(district) == before and SyncRun.objects.count() == runs
+
+
+def activate_all(district):
+    from schoolgate.accounts import lifecycle
+
+    for account in Account.objects.filter(district=district):
+        lifecycle.provision_account(account, actor="test")
+        lifecycle.activate_account(account, username=account.person.sis_code, password="x" * 12, actor="test")
+
+
+def test_guard_holds_a_mass_revocation_until_confirmed(cli, district, tmp_path):
+    users = users_11(40)
+    assert sync(cli, district.slug, write_oneroster(tmp_path / "a", users=users, orgs=ORGS)).code == 0
+    activate_all(district)  # 121 active accounts: 40 students, 80 parents, 1 teacher
+    before = district_state(district)
+    # A rule-like mistake: the SIS suddenly marks 10 families' parents as relatives.
+    changed = [u | {"role": "relative"} if u["sourcedId"][:1] in "md" and int(u["sourcedId"][1:]) < 10 else u
+               for u in users if u["sourcedId"] != "aunt0"]  # fmt: skip
+    path = write_oneroster(tmp_path / "b", users=changed, orgs=ORGS)
+    held = sync(cli, district.slug, path)
+    assert held.code == 3
+    doc = held.json
+    assert doc["status"] == "held"
+    assert doc["counts"]["guard"] == {"revoking": 20, "holding": 121, "share": 0.05, "tripped": True}
+    flagged = {m["person"]: m["reason"] for m in doc["diff"] if m["to"] == "ready_to_revoke"}
+    assert flagged == {f"{p}{i}": "flag_removed" for p in "md" for i in range(10)}
+    assert SyncRun.objects.get(pk=doc["run"]).diff == doc["diff"]
+    assert district_state(district) == before, "a held run applies nothing"
+
+    confirmed = sync(cli, district.slug, path, "--confirm")
+    assert confirmed.code == 0 and confirmed.json["status"] == "applied"
+    assert SyncRun.objects.get(pk=doc["run"]).status == "confirmed"
+    states = accounts_by_person(cli, district.slug, "--state", "ready_to_revoke")
+    assert set(states) == set(flagged)
+    assert (
+        AuditEvent.objects.filter(
+            action="account.flagged_for_revocation", run_id=confirmed.json["run"]
+        ).count()
+        == 20
+    )
+
+
+def test_guard_respects_district_settings(cli, district, tmp_path):
+    assert cli("district", "set", district.slug, "--guard-share", "2", "--json").code == 1
+    result = cli("district", "set", district.slug, "--guard-share", "0.5", "--guard-minimum", "3", "--json")
+    assert result.json["district"]["guard_share"] == 0.5
+    assert AuditEvent.objects.filter(action="district.changed", district=district).count() == 1
+
+
+def test_a_crash_mid_apply_leaves_the_district_as_it_was(cli, district, tmp_path, monkeypatch):
+    assert sync(cli, district.slug, write_oneroster(tmp_path / "a", users=users_11(), orgs=ORGS)).code == 0
+    before = district_state(district)
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(reconcile, "apply", explode)
+    users = [u for u in users_11() if u["sourcedId"] != "s1"]
+    with pytest.raises(RuntimeError):
+        sync(cli, district.slug, write_oneroster(tmp_path / "b", users=users, orgs=ORGS))
+    assert district_state(district) == before
+    run = SyncRun.objects.order_by("-pk").first()
+    assert run.status == "failed" and "power cut" in run.errors[0]["message"]
