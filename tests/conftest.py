@@ -13,7 +13,6 @@ import pytest
 from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
 
-from tests.factories import make_district
 
 
 @dataclass
@@ -57,4 +56,6 @@ def cli(db):
 
 @pytest.fixture
 def district(db):
+    from tests.factories import make_district  # imported here so Django-free tests can load this conftest
+
     return make_district()
