@@ -14,7 +14,6 @@ from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
 
 
-
 @dataclass
 class CliResult:
     code: int
