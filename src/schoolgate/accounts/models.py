@@ -36,11 +36,13 @@ CREDENTIAL_STATES = (AccountState.INVITED, AccountState.ACTIVE, AccountState.REA
 class Account(models.Model):
     """A person's login and where it stands in the lifecycle."""
 
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="accounts")
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="accounts", db_index=False)
     person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="account")
     state = models.CharField(max_length=20, choices=AccountState.choices)
     reason = models.CharField(max_length=20, choices=RevokeReason.choices, blank=True)
-    successor = models.ForeignKey(Person, on_delete=models.SET_NULL, null=True, related_name="+")
+    successor = models.ForeignKey(
+        Person, on_delete=models.SET_NULL, null=True, related_name="+", db_index=False
+    )
     # NULL, not "", when there is no username: the unique constraint must ignore accounts without one.
     username = models.CharField(max_length=150, null=True)  # noqa: DJ001
     # NFKC + casefold of the username: the key that must be unique in the district, across schools and kinds.
@@ -95,8 +97,10 @@ class Invitation(models.Model):
     """A welcome link. The link carries a signed token naming this row; using it, resending or revoking the
     account closes it, so a link works once and only while it is the newest."""
 
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="invitations")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
+    district = models.ForeignKey(
+        District, on_delete=models.CASCADE, related_name="invitations", db_index=False
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations", db_index=False)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True)

@@ -24,6 +24,7 @@ from schoolgate.core.models import District
 from schoolgate.people.models import Link, Person, PersonKind
 
 PLAN_TABLE = "sg_plan"
+AFFECTED_TABLE = "sg_affected"
 S = AccountState
 
 # The move each (current state, eligible?) pair calls for. Reason changes of ready_to_revoke accounts are
@@ -58,11 +59,28 @@ class Plan:
         return {move: self.counts.get(move, 0) for move in MOVES}
 
 
-def plan(district: District) -> Plan:
-    """Compute every person's target and store the needed moves in PLAN_TABLE."""
+def plan(district: District, scope: str | None = None) -> Plan:
+    """Compute people's targets and store the needed moves in PLAN_TABLE.
+
+    `scope`, when given, is SQL yielding the ids of people whose data changed; only they and the contacts
+    linked to them (whose visible students may have changed) are planned. Without it, everyone is.
+    """
     person, link, account = sql.table(Person), sql.table(Link), sql.table(Account)
     truthy = "= 1" if not sql.is_postgres() else ""
+    people_filter = links_filter = ""
     with connection.cursor() as cursor:
+        if scope is not None:
+            sql.create_temp_table(cursor, AFFECTED_TABLE, "person_id BIGINT PRIMARY KEY")
+            cursor.execute(f"INSERT INTO {AFFECTED_TABLE} {scope}")
+            cursor.execute(
+                f"""INSERT INTO {AFFECTED_TABLE} SELECT DISTINCT l.contact_id FROM {link} l
+                    WHERE l.district_id = %s AND l.student_id IN ({scope})
+                      AND l.contact_id NOT IN (SELECT person_id FROM {AFFECTED_TABLE})""",
+                [district.pk],
+            )
+            sql.analyze(cursor, AFFECTED_TABLE)
+            people_filter = f"AND p.id IN (SELECT person_id FROM {AFFECTED_TABLE})"
+            links_filter = f"AND l.contact_id IN (SELECT person_id FROM {AFFECTED_TABLE})"
         sql.create_temp_table(
             cursor,
             PLAN_TABLE,
@@ -103,10 +121,10 @@ def plan(district: District) -> Plan:
                         MAX(CASE WHEN l.in_sis AND s.in_sis AND s.enabled THEN 1 ELSE 0 END) AS has_student,
                         COUNT(*) AS any_link
                     FROM {link} l JOIN {person} s ON s.id = l.student_id
-                    WHERE l.district_id = %s
+                    WHERE l.district_id = %s {links_filter}
                     GROUP BY l.contact_id
                 ) cl ON cl.contact_id = p.id
-                WHERE p.district_id = %s
+                WHERE p.district_id = %s {people_filter}
             ) t
             """,
             [

@@ -37,7 +37,7 @@ class District(models.Model):
 class School(models.Model):
     """An organisation from the SIS: usually a school, sometimes the district office or a department."""
 
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="schools")
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="schools", db_index=False)
     sis_code = models.CharField(max_length=255)
     name = models.CharField(max_length=255, blank=True)
     org_type = models.CharField(max_length=40, blank=True)
@@ -59,7 +59,9 @@ class AuditEvent(models.Model):
     for no-op changes. Bulk paths insert the same rows set-based.
     """
 
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="audit_events", null=True)
+    district = models.ForeignKey(
+        District, on_delete=models.CASCADE, related_name="audit_events", null=True, db_index=False
+    )
     at = models.DateTimeField(db_index=True)
     actor = models.CharField(max_length=150)
     action = models.CharField(max_length=60)

@@ -139,67 +139,108 @@ def rules_for(district: District, audience: str) -> list[EligibilityRule]:
     return list(EligibilityRule.objects.filter(district=district, audience=audience).order_by("position"))
 
 
-def _decision_case(district: District, audience: str) -> tuple[str, str, list[Any]]:
-    """Two CASE expressions (deciding rule name, allowed?) and their parameters, in rule order."""
+@dataclass(frozen=True)
+class Decision:
+    """SQL for the deciding rule's name and for the allowed flag, each with its parameters.
+
+    Link decisions read aliases `l` (link), `s` (student) and `c` (contact); person decisions read `p`.
+    """
+
+    rule: str
+    flag: str
+    rule_params: list[Any]
+    flag_params: list[Any]
+
+    @property
+    def params(self) -> list[Any]:
+        """Parameters for SQL that uses `rule` before `flag`."""
+        return [*self.rule_params, *self.flag_params]
+
+
+def _decision(district: District, audience: str) -> Decision:
+    """The audience's rules, tried in order, as two CASE expressions."""
     rules = rules_for(district, audience)
     if not rules:
-        return "''", sql.sql_false(), []
-    name_whens, flag_whens, name_params, flag_params = [], [], [], []
+        return Decision("''", sql.sql_false(), [], [])
+    rule_whens, flag_whens, rule_params, flag_params = [], [], [], []
     for rule in rules:
         compiled = compile_conditions(rule.audience, rule.conditions)
-        name_whens.append(f"WHEN {compiled.sql} THEN %s")
-        name_params += [*compiled.params, rule.name]
+        rule_whens.append(f"WHEN {compiled.sql} THEN %s")
+        rule_params += [*compiled.params, rule.name]
         allowed = sql.sql_true() if rule.effect == RuleEffect.ALLOW else sql.sql_false()
         flag_whens.append(f"WHEN {compiled.sql} THEN {allowed}")
         flag_params += compiled.params
-    name_case = f"CASE {' '.join(name_whens)} ELSE '' END"
-    flag_case = f"CASE {' '.join(flag_whens)} ELSE {sql.sql_false()} END"
-    return name_case, flag_case, [*name_params, *flag_params]
+    return Decision(
+        f"CASE {' '.join(rule_whens)} ELSE '' END",
+        f"CASE {' '.join(flag_whens)} ELSE {sql.sql_false()} END",
+        rule_params,
+        flag_params,
+    )
 
 
-def evaluate_links(district: District) -> int:
-    """Recompute every link's portal flag from the rules; returns how many links changed."""
-    name_case, flag_case, params = _decision_case(district, RuleAudience.CONTACT)
+def link_decision(district: District) -> Decision:
+    """The district's contact rules as SQL over `l`, `s`, `c`."""
+    return _decision(district, RuleAudience.CONTACT)
+
+
+def person_decision(district: District) -> Decision:
+    """The district's student and staff rules as SQL over `p`, dispatching on the person's kind."""
+    student, staff = _decision(district, RuleAudience.STUDENT), _decision(district, RuleAudience.STAFF)
+    return Decision(
+        f"CASE p.kind WHEN 'student' THEN {student.rule} WHEN 'staff' THEN {staff.rule} ELSE '' END",
+        f"CASE p.kind WHEN 'student' THEN {student.flag} WHEN 'staff' THEN {staff.flag} "
+        f"ELSE {sql.sql_false()} END",
+        [*student.rule_params, *staff.rule_params],
+        [*student.flag_params, *staff.flag_params],
+    )
+
+
+def evaluate_links(district: District, scope: str | None = None) -> int:
+    """Recompute links' portal flags from the rules; returns how many links changed.
+
+    `scope`, when given, is SQL yielding person ids: only links touching those people are evaluated (a sync
+    passes the people it changed; rule edits evaluate everything).
+    """
+    decision = link_decision(district)
     link, person = sql.table(Link), sql.table(Person)
+    within = f"AND (l.student_id IN ({scope}) OR l.contact_id IN ({scope}))" if scope else ""
     statement = f"""
         UPDATE {link} SET portal_flag = d.flag, flag_rule = d.rule
         FROM (
-            SELECT l.id AS id, {name_case} AS rule, {flag_case} AS flag
+            SELECT l.id AS id, {decision.rule} AS rule, {decision.flag} AS flag
             FROM {link} l
             JOIN {person} s ON s.id = l.student_id
             JOIN {person} c ON c.id = l.contact_id
-            WHERE l.district_id = %s
+            WHERE l.district_id = %s {within}
         ) d
         WHERE {link}.id = d.id
           AND ({sql.differs(f"{link}.flag_rule", "d.rule")} OR {sql.differs(f"{link}.portal_flag", "d.flag")})
     """
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*params, district.pk])
+        cursor.execute(statement, [*decision.params, district.pk])
         return cursor.rowcount
 
 
-def evaluate_people(district: District) -> int:
+def evaluate_people(district: District, scope: str | None = None) -> int:
     """Recompute students' and staff's own login decision; returns how many people changed."""
+    decision = person_decision(district)
     person = sql.table(Person)
-    changed = 0
+    within = f"AND p.id IN ({scope})" if scope else ""
     with connection.cursor() as cursor:
-        for audience in (RuleAudience.STUDENT, RuleAudience.STAFF):
-            name_case, flag_case, params = _decision_case(district, audience)
-            cursor.execute(
-                f"""
-                UPDATE {person} SET login_rule = d.rule, login_allowed = d.flag
-                FROM (
-                    SELECT p.id AS id, {name_case} AS rule, {flag_case} AS flag
-                    FROM {person} p WHERE p.district_id = %s AND p.kind = %s
-                ) d
-                WHERE {person}.id = d.id
-                  AND ({sql.differs(f"{person}.login_rule", "d.rule")}
-                       OR {sql.differs(f"{person}.login_allowed", "d.flag")})
-                """,
-                [*params, district.pk, audience.value],
-            )
-            changed += cursor.rowcount
-    return changed
+        cursor.execute(
+            f"""
+            UPDATE {person} SET login_rule = d.rule, login_allowed = d.flag
+            FROM (
+                SELECT p.id AS id, {decision.rule} AS rule, {decision.flag} AS flag
+                FROM {person} p WHERE p.district_id = %s {within}
+            ) d
+            WHERE {person}.id = d.id
+              AND ({sql.differs(f"{person}.login_rule", "d.rule")}
+                   OR {sql.differs(f"{person}.login_allowed", "d.flag")})
+            """,
+            [*decision.params, district.pk],
+        )
+        return cursor.rowcount
 
 
 def install_default_rules(district: District) -> None:

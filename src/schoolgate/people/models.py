@@ -18,7 +18,9 @@ class PersonKind(models.TextChoices):
 class Person(models.Model):
     """A student, contact (guardian) or staff member, keyed by its SIS code, unique per district."""
 
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="people")
+    # No one-column FK indexes where a composite index starting with the same column exists: at millions of
+    # rows each extra index is a write per row for every sync.
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="people", db_index=False)
     sis_code = models.CharField(max_length=255)
     kind = models.CharField(max_length=10, choices=PersonKind.choices)
     # Every SIS role held, sorted and comma-joined ("guardian,teacher"): one human can be staff and parent.
@@ -39,6 +41,9 @@ class Person(models.Model):
     # Database defaults (not just Python ones): the sync engine inserts people set-based, in SQL.
     login_rule = models.CharField(max_length=100, blank=True, db_default="")
     login_allowed = models.BooleanField(db_default=False)
+    # Fingerprint of this person's last bulk SIS row, agent list and memberships: a bulk sync stages only the
+    # people whose fingerprint changed. NULL means "unknown" (set by deltas and admin edits): always restaged.
+    sis_digest = models.BigIntegerField(null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["district", "sis_code"], name="person_code_unique")]
@@ -60,9 +65,13 @@ class Link(models.Model):
     agent lists run in either direction); the link is in the SIS while either end declares it.
     """
 
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="links")
-    student = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="contact_links")
-    contact = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="student_links")
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="links", db_index=False)
+    student = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="contact_links", db_index=False
+    )
+    contact = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="student_links", db_index=False
+    )
     relationship = models.CharField(max_length=40, blank=True)
     priority = models.PositiveSmallIntegerField(null=True)
     lives_with = models.BooleanField(null=True)
@@ -76,6 +85,7 @@ class Link(models.Model):
 
     class Meta:
         constraints = [
+            # Also the index for "links of this student" (district, student …).
             models.UniqueConstraint(fields=["district", "student", "contact"], name="link_pair_unique"),
             models.CheckConstraint(condition=~models.Q(student=models.F("contact")), name="link_not_self"),
         ]
@@ -88,9 +98,11 @@ class Link(models.Model):
 class Membership(models.Model):
     """A person's role at a school (or other org) according to the SIS."""
 
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="memberships")
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships")
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="memberships")
+    district = models.ForeignKey(
+        District, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     role = models.CharField(max_length=40)
     is_primary = models.BooleanField(default=False)
 

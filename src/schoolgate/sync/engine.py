@@ -20,7 +20,7 @@ from schoolgate.accounts import reconcile
 from schoolgate.core import audit
 from schoolgate.core.models import District
 from schoolgate.people import eligibility
-from schoolgate.sync.mirror import mirror
+from schoolgate.sync.mirror import SCOPE_TABLE, mirror
 from schoolgate.sync.models import SyncRun, SyncStatus
 from schoolgate.sync.readers import read_snapshot
 from schoolgate.sync.readers.base import Problem
@@ -152,12 +152,14 @@ def _apply(
         outcome.status, outcome.errors = SyncStatus.REJECTED.value, mirrored.errors
         raise _RollBack(outcome)
     step("rules")
+    # Only the people this run touched (and their links) can have changed eligibility.
+    scope = f"SELECT person_id FROM {SCOPE_TABLE}"
     outcome.counts["flags"] = {
-        "links": eligibility.evaluate_links(district),
-        "people": eligibility.evaluate_people(district),
+        "links": eligibility.evaluate_links(district, scope),
+        "people": eligibility.evaluate_people(district, scope),
     }
     step("plan")
-    plan = reconcile.plan(district)
+    plan = reconcile.plan(district, scope)
     held = guard_trips(district, plan.revoking, plan.holding)
     outcome.counts["accounts"] = {MOVE_NAMES[k]: v for k, v in plan.as_dict().items()}
     outcome.counts["guard"] = {

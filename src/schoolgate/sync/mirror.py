@@ -17,6 +17,7 @@ from typing import Any
 
 from schoolgate.core import sql
 from schoolgate.core.models import District, School
+from schoolgate.people.eligibility import link_decision, person_decision
 from schoolgate.people.models import Link, Membership, Person
 from schoolgate.sync.readers.base import Mode, Problem
 
@@ -41,7 +42,12 @@ PERSON_FIELDS = [
     ("phone", "COALESCE(o.phone, '')", None),
     ("sms", "COALESCE(o.sms, '')", None),
     ("grades", "COALESCE(o.grades, '')", None),
+    ("sis_digest", "o.digest", None),
 ]
+
+# The people this run staged (and, later, whose memberships changed): rules and reconciliation look only
+# at them and at the contacts linked to them.
+SCOPE_TABLE = "sg_scope"
 
 # Refresh planner statistics of a live table when a run adds more rows than this (see sql.analyze).
 ANALYZE_AFTER = 5_000
@@ -86,20 +92,35 @@ class _Mirror:
         return total
 
     def upsert(
-        self, model: type, staging: str, fields: list[tuple[str, str, str | None]], mode: Mode
+        self,
+        model: type,
+        staging: str,
+        fields: list[tuple[str, str, str | None]],
+        mode: Mode,
+        computed: list[tuple[str, str]] = (),
+        computed_params: list[Any] = (),
     ) -> dict:
-        """INSERT new, UPDATE changed, retire missing rows of a mirrored table; returns the counts."""
+        """INSERT new, UPDATE changed, retire missing rows of a mirrored table; returns the counts.
+
+        `computed` columns of a new row are SQL over the new row as `p` (e.g. the eligibility decision), so
+        a new row is written once rather than inserted and then updated.
+        """
         table = sql.table(model)
         d = self.district.pk
         columns = ", ".join(col for col, _, _ in fields)
-        inserts = ", ".join(new.format(true=self.true, t=table) for _, new, _ in fields)
+        inserts = ", ".join(f"{new.format(true=self.true, t=table)} AS {col}" for col, new, _ in fields)
+        extra_columns = "".join(f", {col}" for col, _ in computed)
+        extra_values = "".join(f", {expr}" for _, expr in computed)
         counts = {"added": 0, "updated": 0, "removed": 0}
         counts["added"] = self.execute(
-            f"""INSERT INTO {table} (district_id, sis_code, {columns}, in_sis)
-                SELECT %s, o.code, {inserts}, {self.true} FROM {staging} o
-                WHERE o.status = 'active'
-                  AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.district_id = %s AND x.sis_code = o.code)""",
-            [d, d],
+            f"""INSERT INTO {table} (district_id, sis_code, {columns}, in_sis{extra_columns})
+                SELECT p.district_id, p.sis_code, {columns}, p.in_sis{extra_values} FROM (
+                    SELECT %s AS district_id, o.code AS sis_code, {inserts}, {self.true} AS in_sis
+                    FROM {staging} o
+                    WHERE o.status = 'active' AND NOT EXISTS
+                        (SELECT 1 FROM {table} x WHERE x.district_id = %s AND x.sis_code = o.code)
+                ) p""",
+            [*computed_params, d, d],
         )
         assignments, changed = [], []
         for col, new, existing in fields:
@@ -161,9 +182,32 @@ class _Mirror:
         )
         if self.result.errors:
             return
-        self.result.counts["people"] = self.upsert(Person, "sg_person", PERSON_FIELDS, mode)
+        if mode == Mode.BULK:  # people the set no longer carries are retired: they are in scope too
+            self.execute(
+                f"""INSERT INTO {SCOPE_TABLE} SELECT p.id FROM {person} p WHERE p.district_id = %s AND p.in_sis
+                    AND NOT EXISTS (SELECT 1 FROM sg_person o WHERE o.code = p.sis_code AND o.status = 'active')""",
+                [self.district.pk],
+            )
+        decision = person_decision(self.district)
+        self.result.counts["people"] = self.upsert(
+            Person,
+            "sg_person",
+            PERSON_FIELDS,
+            mode,
+            computed=[("login_rule", decision.rule), ("login_allowed", decision.flag)],
+            computed_params=decision.params,
+        )
         if self.result.counts["people"]["added"] > ANALYZE_AFTER:
             sql.analyze(self.cursor, person)
+        # Everyone this set carries a row for, including those it retires: their links and eligibility may
+        # have changed. In a bulk set that is everyone; the fingerprint pre-pass narrows it to who changed.
+        self.execute(
+            f"""INSERT INTO {SCOPE_TABLE} SELECT p.id FROM sg_person o
+                JOIN {person} p ON p.district_id = %s AND p.sis_code = o.code
+                WHERE NOT EXISTS (SELECT 1 FROM {SCOPE_TABLE} x WHERE x.person_id = p.id)""",
+            [self.district.pk],
+        )
+        sql.analyze(self.cursor, SCOPE_TABLE)
 
     def check_references(self, relations: Mode, memberships: Mode) -> None:
         """Every person and org a relation or membership names must be in the district after this set."""
@@ -238,26 +282,38 @@ class _Mirror:
         inferred_params = [f"%,{name},%" for name in INFERRED_RELATIONSHIPS]
         inferred_case = f"CASE {inferred} ELSE 'other' END"
         counts = {"added": 0, "updated": 0, "removed": 0}
+        decision = link_decision(self.district)
         counts["added"] = self.execute(
-            f"""INSERT INTO {link} (district_id, student_id, contact_id, relationship, priority, lives_with, custody,
-                    declared_by_student, declared_by_contact, in_sis, portal_flag, flag_rule)
-                SELECT %s, pr.student_id, pr.contact_id, COALESCE(pr.relationship, {inferred_case}),
-                       NULL, NULL, NULL, pr.by_student = 1, pr.by_contact = 1, {self.true}, {self.false}, ''
-                FROM sg_pair pr JOIN {person} c ON c.id = pr.contact_id
-                WHERE NOT EXISTS (SELECT 1 FROM {link} l WHERE l.district_id = %s
-                                  AND l.student_id = pr.student_id AND l.contact_id = pr.contact_id)""",
-            [d, *inferred_params, d],
+            f"""INSERT INTO {link} (district_id, student_id, contact_id, relationship, priority, lives_with,
+                    custody, declared_by_student, declared_by_contact, in_sis, portal_flag, flag_rule)
+                SELECT l.district_id, l.student_id, l.contact_id, l.relationship, l.priority, l.lives_with,
+                       l.custody, l.declared_by_student, l.declared_by_contact, l.in_sis,
+                       {decision.flag}, {decision.rule}
+                FROM (
+                    SELECT %s AS district_id, pr.student_id AS student_id, pr.contact_id AS contact_id,
+                           COALESCE(pr.relationship, {inferred_case}) AS relationship,
+                           CAST(NULL AS INTEGER) AS priority, CAST(NULL AS BOOLEAN) AS lives_with,
+                           CAST(NULL AS BOOLEAN) AS custody, pr.by_student = 1 AS declared_by_student,
+                           pr.by_contact = 1 AS declared_by_contact, {self.true} AS in_sis
+                    FROM sg_pair pr JOIN {person} c ON c.id = pr.contact_id
+                    WHERE NOT EXISTS (SELECT 1 FROM {link} x WHERE x.district_id = %s
+                                      AND x.student_id = pr.student_id AND x.contact_id = pr.contact_id)
+                ) l
+                JOIN {person} s ON s.id = l.student_id
+                JOIN {person} c ON c.id = l.contact_id""",
+            [*decision.flag_params, *decision.rule_params, d, *inferred_params, d],
         )
         # Which ends' declarations this set replaces: all of them in bulk; in a delta, only those of the
         # people whose rows it carries (a delta row with an empty agent list withdraws that person's links).
         if mode == Mode.BULK:
             scope_join, student_scope, contact_scope, scope_where = "", self.true, self.true, ""
         else:
-            scope_join = f"""JOIN {person} s ON s.id = l.student_id
-                LEFT JOIN sg_person ss ON ss.code = s.sis_code AND ss.status = 'active'
-                LEFT JOIN sg_person cs ON cs.code = c.sis_code AND cs.status = 'active'"""
-            student_scope, contact_scope = "ss.code IS NOT NULL", "cs.code IS NOT NULL"
-            scope_where = "AND (ss.code IS NOT NULL OR cs.code IS NOT NULL)"
+            # A person the delta retires declares nothing any more, so they are in scope too.
+            scope_join = f"""LEFT JOIN {SCOPE_TABLE} ss ON ss.person_id = l.student_id
+                LEFT JOIN {SCOPE_TABLE} cs ON cs.person_id = l.contact_id"""
+            student_scope, contact_scope = "ss.person_id IS NOT NULL", "cs.person_id IS NOT NULL"
+            scope_where = f"""AND (l.student_id IN (SELECT person_id FROM {SCOPE_TABLE})
+                                OR l.contact_id IN (SELECT person_id FROM {SCOPE_TABLE}))"""
         self.execute("DROP TABLE IF EXISTS sg_linkchg")
         self.execute(
             f"""CREATE TEMPORARY TABLE sg_linkchg AS
@@ -353,9 +409,49 @@ class _Mirror:
             [d],
         )
         self.result.counts["memberships"] = counts
+        if mode == Mode.DELTA and not replace_owners:
+            self.roles_from_memberships()
         if counts["added"] > ANALYZE_AFTER:
             sql.analyze(self.cursor, membership)
         sql.drop_temp_table(self.cursor, "sg_mpair")
+
+
+    def roles_from_memberships(self) -> None:
+        """A OneRoster 1.2 delta carries only the role rows that changed, so a person's kind and roles are
+        worked out again from all the memberships the district now holds for the people it names."""
+        person, membership = sql.table(Person), sql.table(Membership)
+        d = self.district.pk
+        self.cursor.execute(
+            f"""SELECT p.id, m.role FROM {person} p
+                JOIN sg_mem s ON s.person_code = p.sis_code
+                LEFT JOIN {membership} m ON m.person_id = p.id
+                WHERE p.district_id = %s""",
+            [d],
+        )
+        roles: dict[int, set[str]] = {}
+        for person_id, role in self.cursor.fetchall():
+            roles.setdefault(person_id, set()).update([role] if role else [])
+        updates = [
+            (kind_of(found), ",".join(sorted(found)), person_id) for person_id, found in roles.items() if found
+        ]
+        self.cursor.executemany(f"UPDATE {person} SET kind = %s, roles = %s WHERE id = %s", updates)
+        self.cursor.executemany(
+            f"""INSERT INTO {SCOPE_TABLE} SELECT %s WHERE NOT EXISTS
+                (SELECT 1 FROM {SCOPE_TABLE} x WHERE x.person_id = %s)""",
+            [(pid, pid) for _, _, pid in updates],
+        )
+
+
+def kind_of(roles: set[str]) -> str:
+    """A person's kind from their SIS roles: a student first, then staff, else a contact."""
+    if "student" in roles:
+        return "student"
+    if roles - CONTACT_ROLES:
+        return "staff"
+    return "contact"
+
+
+CONTACT_ROLES = {"parent", "guardian", "relative"}
 
 
 def mirror(
@@ -366,8 +462,12 @@ def mirror(
     memberships_replace_owners: bool,
     max_problems: int = 200,
 ) -> MirrorResult:
-    """Apply the staged rows; stops at the first stage that finds errors (the caller rolls back)."""
+    """Apply the staged rows; stops at the first stage that finds errors (the caller rolls back).
+
+    Leaves SCOPE_TABLE holding the people whose rows, links or memberships this run touched.
+    """
     work = _Mirror(cursor, district, max_problems)
+    sql.create_temp_table(cursor, SCOPE_TABLE, "person_id BIGINT PRIMARY KEY")
     work.orgs(modes["orgs"])
     work.people(modes["people"])
     if work.result.errors:

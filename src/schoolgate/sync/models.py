@@ -21,7 +21,7 @@ class SyncStatus(models.TextChoices):
 
 
 class SyncRun(models.Model):
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="sync_runs")
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="sync_runs", db_index=False)
     status = models.CharField(max_length=12, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
     format = models.CharField(max_length=20, blank=True)
     source = models.CharField(max_length=1000)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
+
 from schoolgate.core import sql
 from schoolgate.sync.readers.base import Snapshot
 
@@ -24,7 +26,8 @@ STAGING_TABLES = {
         "file VARCHAR(64), line BIGINT, code VARCHAR(255), status VARCHAR(12), kind VARCHAR(10),"
         " roles VARCHAR(255), enabled BOOLEAN, given_name VARCHAR(255), family_name VARCHAR(255),"
         " middle_name VARCHAR(255), preferred_given_name VARCHAR(255), username VARCHAR(255),"
-        " identifier VARCHAR(255), email VARCHAR(320), phone VARCHAR(64), sms VARCHAR(64), grades VARCHAR(100)",
+        " identifier VARCHAR(255), email VARCHAR(320), phone VARCHAR(64), sms VARCHAR(64), grades VARCHAR(100),"
+        " digest BIGINT",
         ["code"],
     ),
     "sg_rel": (
@@ -47,6 +50,9 @@ def stage(cursor: Any, snapshot: Snapshot) -> None:
     for name, (frame_name, columns, indexed) in STAGING_TABLES.items():
         sql.create_temp_table(cursor, name, columns)
         frame = getattr(snapshot, frame_name)
+        if name == "sg_person" and "digest" not in frame.columns:
+            # No fingerprint (a delta file): the person's stored fingerprint becomes unknown.
+            frame = frame.with_columns(pl.lit(None, pl.Int64).alias("digest"))
         if "column" in frame.columns:
             frame = frame.rename({"column": "col"})
         sql.load_frame(cursor, name, frame)
