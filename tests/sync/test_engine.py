@@ -72,8 +72,9 @@ def test_same_snapshot_twice_changes_nothing_and_writes_no_audit(cli, district, 
     before = district_state(district)
     again = sync(cli, district.slug, path).json
     assert again["status"] == "applied"
-    assert all(v == 0 for counts in again["counts"].values() if isinstance(counts, dict)
-               for k, v in counts.items() if k not in ("share", "tripped", "holding"))  # fmt: skip
+    counts = again["counts"]
+    assert counts["staged"] == {"people": 0, "unchanged": 8}, "fingerprints: nobody changed, nobody staged"
+    assert all(v == 0 for name, c in counts.items() if name not in ("staged", "guard") for v in c.values())
     assert district_state(district) == before
 
 

@@ -73,6 +73,9 @@ class Link(models.Model):
         Person, on_delete=models.CASCADE, related_name="student_links", db_index=False
     )
     relationship = models.CharField(max_length=40, blank=True)
+    # The relationship as the SIS states it (SDS relationshipRole), blank when it states none; then
+    # `relationship` is inferred from the contact's roles and follows them when they change.
+    sis_relationship = models.CharField(max_length=40, blank=True, db_default="")
     priority = models.PositiveSmallIntegerField(null=True)
     lives_with = models.BooleanField(null=True)
     custody = models.BooleanField(null=True)

@@ -20,6 +20,7 @@ from schoolgate.accounts import reconcile
 from schoolgate.core import audit
 from schoolgate.core.models import District
 from schoolgate.people import eligibility
+from schoolgate.sync import fingerprint
 from schoolgate.sync.mirror import SCOPE_TABLE, mirror
 from schoolgate.sync.models import SyncRun, SyncStatus
 from schoolgate.sync.readers import read_snapshot
@@ -87,10 +88,14 @@ def run_sync(
     dry_run: bool = False,
     confirm: bool = False,
     tolerant: bool = False,
+    full: bool = False,
     actor: str = audit.SYSTEM_SYNC,
     progress: Callable[[str], None] | None = None,
 ) -> SyncOutcome:
-    """Apply one SIS file set to the district; see the module docstring."""
+    """Apply one SIS file set to the district; see the module docstring.
+
+    `full` ignores stored fingerprints and re-evaluates every person's eligibility (after a rule change).
+    """
     step = progress or (lambda _name: None)
     started = timezone.now()
     run = None
@@ -112,7 +117,7 @@ def run_sync(
         return _finish(run, outcome)
     try:
         with transaction.atomic():
-            _apply(district, snapshot, outcome, run, dry_run=dry_run, confirm=confirm, step=step)
+            _apply(district, snapshot, outcome, run, dry_run=dry_run, confirm=confirm, full=full, step=step)
     except _RollBack as stop:
         outcome = stop.outcome
     except Exception as exc:
@@ -131,11 +136,18 @@ def _apply(
     *,
     dry_run: bool,
     confirm: bool,
+    full: bool,
     step: Callable[[str], None],
 ) -> None:
     # Lock the district: a second sync of the same district waits here until this one commits.
     district = District.objects.select_for_update().get(pk=district.pk)
     with connection.cursor() as cursor:
+        narrowed = fingerprint.narrow(cursor, district, snapshot, full=full)
+        if narrowed.snapshot.errors:
+            outcome.status, outcome.errors = SyncStatus.REJECTED.value, narrowed.snapshot.errors
+            raise _RollBack(outcome)
+        snapshot = narrowed.snapshot
+        outcome.counts["staged"] = {"people": narrowed.staged, "unchanged": narrowed.unchanged}
         step("stage")
         stage(cursor, snapshot)
         step("mirror")
@@ -153,7 +165,7 @@ def _apply(
         raise _RollBack(outcome)
     step("rules")
     # Only the people this run touched (and their links) can have changed eligibility.
-    scope = f"SELECT person_id FROM {SCOPE_TABLE}"
+    scope = None if full else f"SELECT person_id FROM {SCOPE_TABLE}"
     outcome.counts["flags"] = {
         "links": eligibility.evaluate_links(district, scope),
         "people": eligibility.evaluate_people(district, scope),

@@ -284,14 +284,16 @@ class _Mirror:
         counts = {"added": 0, "updated": 0, "removed": 0}
         decision = link_decision(self.district)
         counts["added"] = self.execute(
-            f"""INSERT INTO {link} (district_id, student_id, contact_id, relationship, priority, lives_with,
-                    custody, declared_by_student, declared_by_contact, in_sis, portal_flag, flag_rule)
-                SELECT l.district_id, l.student_id, l.contact_id, l.relationship, l.priority, l.lives_with,
+            f"""INSERT INTO {link} (district_id, student_id, contact_id, relationship, sis_relationship, priority,
+                    lives_with, custody, declared_by_student, declared_by_contact, in_sis, portal_flag, flag_rule)
+                SELECT l.district_id, l.student_id, l.contact_id, l.relationship, l.sis_relationship, l.priority,
+                       l.lives_with,
                        l.custody, l.declared_by_student, l.declared_by_contact, l.in_sis,
                        {decision.flag}, {decision.rule}
                 FROM (
                     SELECT %s AS district_id, pr.student_id AS student_id, pr.contact_id AS contact_id,
                            COALESCE(pr.relationship, {inferred_case}) AS relationship,
+                           COALESCE(pr.relationship, '') AS sis_relationship,
                            CAST(NULL AS INTEGER) AS priority, CAST(NULL AS BOOLEAN) AS lives_with,
                            CAST(NULL AS BOOLEAN) AS custody, pr.by_student = 1 AS declared_by_student,
                            pr.by_contact = 1 AS declared_by_contact, {self.true} AS in_sis
@@ -314,19 +316,26 @@ class _Mirror:
             student_scope, contact_scope = "ss.person_id IS NOT NULL", "cs.person_id IS NOT NULL"
             scope_where = f"""AND (l.student_id IN (SELECT person_id FROM {SCOPE_TABLE})
                                 OR l.contact_id IN (SELECT person_id FROM {SCOPE_TABLE}))"""
+        # What the SIS now states about the relationship: this set's relation row when it carries one for the
+        # link, else what was stated before. Without a statement the relationship follows the contact's roles,
+        # so a contact whose role changed gets its links re-inferred even if the student's row did not change.
+        stated = (
+            "CASE WHEN pr.student_id IS NULL THEN l.sis_relationship ELSE COALESCE(pr.relationship, '') END"
+        )
         self.execute("DROP TABLE IF EXISTS sg_linkchg")
         self.execute(
             f"""CREATE TEMPORARY TABLE sg_linkchg AS
-                SELECT n.id AS id, n.ds AS ds, n.dc AS dc, n.rel AS rel, n.was_in AS was_in FROM (
+                SELECT n.id AS id, n.ds AS ds, n.dc AS dc, n.rel AS rel, n.srel AS srel, n.was_in AS was_in
+                FROM (
                     SELECT l.id AS id, l.in_sis AS was_in,
                         l.declared_by_student AS old_ds, l.declared_by_contact AS old_dc,
-                        l.relationship AS old_rel,
+                        l.relationship AS old_rel, l.sis_relationship AS old_srel,
                         CASE WHEN {student_scope} THEN COALESCE(pr.by_student, 0) = 1
                              ELSE l.declared_by_student END AS ds,
                         CASE WHEN {contact_scope} THEN COALESCE(pr.by_contact, 0) = 1
                              ELSE l.declared_by_contact END AS dc,
-                        CASE WHEN pr.student_id IS NULL THEN l.relationship
-                             ELSE COALESCE(pr.relationship, {inferred_case}) END AS rel
+                        {stated} AS srel,
+                        COALESCE(NULLIF({stated}, ''), {inferred_case}) AS rel
                     FROM {link} l
                     JOIN {person} c ON c.id = l.contact_id
                     {scope_join}
@@ -334,7 +343,8 @@ class _Mirror:
                     WHERE l.district_id = %s {scope_where}
                 ) n
                 WHERE {sql.differs("n.ds", "n.old_ds")} OR {sql.differs("n.dc", "n.old_dc")}
-                   OR {sql.differs("n.rel", "n.old_rel")} OR {sql.differs("(n.ds OR n.dc)", "n.was_in")}""",
+                   OR {sql.differs("n.rel", "n.old_rel")} OR {sql.differs("n.srel", "n.old_srel")}
+                   OR {sql.differs("(n.ds OR n.dc)", "n.was_in")}""",
             [*inferred_params, d],
         )
         counts["removed"] = sql.scalar(
@@ -343,7 +353,7 @@ class _Mirror:
         counts["updated"] = (
             self.execute(
                 f"""UPDATE {link} SET declared_by_student = c.ds, declared_by_contact = c.dc, relationship = c.rel,
-                    in_sis = (c.ds OR c.dc)
+                    sis_relationship = c.srel, in_sis = (c.ds OR c.dc)
                 FROM sg_linkchg c WHERE {link}.id = c.id"""
             )
             - counts["removed"]
@@ -415,7 +425,6 @@ class _Mirror:
             sql.analyze(self.cursor, membership)
         sql.drop_temp_table(self.cursor, "sg_mpair")
 
-
     def roles_from_memberships(self) -> None:
         """A OneRoster 1.2 delta carries only the role rows that changed, so a person's kind and roles are
         worked out again from all the memberships the district now holds for the people it names."""
@@ -432,7 +441,9 @@ class _Mirror:
         for person_id, role in self.cursor.fetchall():
             roles.setdefault(person_id, set()).update([role] if role else [])
         updates = [
-            (kind_of(found), ",".join(sorted(found)), person_id) for person_id, found in roles.items() if found
+            (kind_of(found), ",".join(sorted(found)), person_id)
+            for person_id, found in roles.items()
+            if found
         ]
         self.cursor.executemany(f"UPDATE {person} SET kind = %s, roles = %s WHERE id = %s", updates)
         self.cursor.executemany(

@@ -37,6 +37,11 @@ class Command(SchoolgateCommand):
         parser.add_argument(
             "--tolerant", action="store_true", help="turn known real-world deviations into warnings"
         )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="re-check everyone, not just the people whose SIS data changed (e.g. after a rule change)",
+        )
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         district = self.district(options["slug"])
@@ -48,6 +53,7 @@ class Command(SchoolgateCommand):
             dry_run=options["dry_run"],
             confirm=options["confirm"],
             tolerant=options["tolerant"],
+            full=options["full"],
             actor=audit.cli_actor(),
         )
         if options["json"]:

@@ -1,0 +1,190 @@
+"""Fingerprints: narrow a bulk file set to the people who changed, before anything is staged.
+
+A bulk OneRoster or SDS export lists every person, every day, though few change. Each person's fingerprint
+(a 64-bit hash of their normalised row, their declared relations and their memberships) is stored on the
+person. Before staging, the new fingerprints are computed in polars and compared with the stored ones; only
+people whose fingerprint differs, who are new, who come back, or who are gone are staged, and the set is then
+applied with delta semantics for exactly those people. The district ends up exactly as a full bulk apply
+would leave it, at the cost of the changes rather than of the district's size.
+
+Bulk sets must be referentially complete; because unchanged people are not staged, that is checked here,
+over the whole set, rather than in SQL.
+
+The hash is polars' own, stable within a polars version (pinned by the lock file). After an upgrade that
+changes it, every fingerprint differs once and the next sync simply restages everyone.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+from typing import Any
+
+import polars as pl
+
+from schoolgate.core import sql
+from schoolgate.core.models import District
+from schoolgate.people.models import Person
+from schoolgate.sync.readers.base import PERSON_COLUMNS, Mode, Problem, Snapshot
+
+VERSION = "fp1"  # change to invalidate every stored fingerprint
+ROW_FIELDS = [name for name in PERSON_COLUMNS if name not in ("file", "line", "status")]
+UNIT, RECORD = "\x1f", "\x1e"
+
+
+@dataclass
+class Narrowed:
+    snapshot: Snapshot
+    staged: int  # people staged (changed, new, returning, or gone)
+    unchanged: int
+
+
+def digests(snapshot: Snapshot) -> pl.DataFrame:
+    """code → fingerprint (Int64) for every active person of the set."""
+    people = snapshot.people.filter(pl.col("status") == "active")
+    rows = people.select(
+        "code",
+        pl.concat_str(
+            [pl.col(name).cast(pl.Utf8).fill_null("\x00") for name in ROW_FIELDS], separator=UNIT
+        ).alias("row"),
+    )
+    relations = snapshot.relations.group_by("declarer_code").agg(
+        pl.concat_str([pl.col("other_code"), pl.col("relationship").fill_null("")], separator=UNIT)
+        .sort()
+        .str.join(RECORD)
+        .alias("rels")
+    )
+    memberships = snapshot.memberships.group_by("person_code").agg(
+        pl.concat_str(
+            [pl.col("org_code"), pl.col("role"), pl.col("is_primary").cast(pl.Utf8), pl.col("status")],
+            separator=UNIT,
+        )
+        .sort()
+        .str.join(RECORD)
+        .alias("mems")
+    )
+    joined = rows.join(relations, left_on="code", right_on="declarer_code", how="left").join(
+        memberships, left_on="code", right_on="person_code", how="left"
+    )
+    return joined.select(
+        "code",
+        pl.concat_str(
+            [pl.lit(VERSION), pl.col("row"), pl.col("rels").fill_null(""), pl.col("mems").fill_null("")],
+            separator="\x1d",
+        )
+        .hash(seed=20261122)
+        .reinterpret(signed=True)
+        .alias("digest"),
+    )
+
+
+def stored_digests(cursor: Any, district: District) -> pl.DataFrame:
+    """code, stored fingerprint, in_sis of every person the district holds (PostgreSQL: one COPY)."""
+    person = sql.table(Person)
+    schema = {"code": pl.Utf8, "stored": pl.Int64, "in_sis": pl.Int64}
+    query = (
+        f"SELECT sis_code, sis_digest, CASE WHEN in_sis THEN 1 ELSE 0 END FROM {person}"
+        f" WHERE district_id = {int(district.pk)}"
+    )
+    if sql.is_postgres():
+        buffer = io.BytesIO()
+        with cursor.cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+        buffer.seek(0)
+        frame = (
+            pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema_overrides=schema)
+            if buffer.getbuffer().nbytes
+            else pl.DataFrame(schema=schema)
+        )
+    else:
+        cursor.execute(query)
+        rows = cursor.fetchall()
+        frame = pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    return frame.with_columns(pl.col("in_sis") == 1)
+
+
+def check_references(snapshot: Snapshot, max_problems: int) -> list[Problem]:
+    """A bulk set must name only people and orgs it contains (active)."""
+    people = snapshot.people.filter(pl.col("status") == "active").select("code")
+    problems: list[Problem] = []
+    declarers = snapshot.relations.join(people, left_on="declarer_code", right_on="code", how="semi")
+    broken = declarers.join(people, left_on="other_code", right_on="code", how="anti").sort("file", "line")
+    for row in broken.head(max_problems).iter_rows(named=True):
+        problems.append(
+            Problem(
+                row["file"],
+                row["line"],
+                row["column"],
+                f"names {row['other_code']!r}, which is not an active user in this set or the district",
+            )
+        )
+    if snapshot.modes["orgs"] == Mode.BULK:
+        orgs = snapshot.orgs.filter(pl.col("status") == "active").select("code")
+        members = snapshot.memberships.filter(pl.col("status") == "active")
+        for row in (
+            members.join(orgs, left_on="org_code", right_on="code", how="anti")
+            .head(max_problems)
+            .iter_rows(named=True)
+        ):
+            problems.append(
+                Problem(
+                    row["file"],
+                    row["line"],
+                    row["column"],
+                    f"names org {row['org_code']!r}, which is not an active org in this set or the district",
+                )
+            )
+    return problems
+
+
+def narrow(
+    cursor: Any, district: District, snapshot: Snapshot, *, full: bool = False, max_problems: int = 200
+) -> Narrowed:
+    """The snapshot cut down to the people whose fingerprint changed (bulk people sets only).
+
+    With `full`, nothing is cut: every person is staged (and every fingerprint rewritten).
+    """
+    if snapshot.modes["people"] != Mode.BULK:
+        return Narrowed(snapshot, snapshot.people.height, 0)
+    problems = check_references(snapshot, max_problems)
+    if problems:
+        return Narrowed(replace(snapshot, errors=[*snapshot.errors, *problems]), 0, 0)
+    new = digests(snapshot)
+    if full:
+        people = snapshot.people.join(new, on="code", how="left")
+        return Narrowed(replace(snapshot, people=people), people.height, 0)
+    stored = stored_digests(cursor, district)
+    compared = new.join(stored, on="code", how="left")
+    dirty = compared.filter(
+        pl.col("stored").is_null()
+        | (pl.col("stored") != pl.col("digest"))
+        | ~pl.col("in_sis").fill_null(False)
+    ).select("code", "digest")
+    gone = stored.filter(pl.col("in_sis")).join(new, on="code", how="anti").select("code")
+    people = snapshot.people.join(dirty, on="code", how="inner").filter(pl.col("status") == "active")
+    retired = gone.select(
+        *[
+            (pl.col("code") if name == "code" else pl.lit("tobedeleted" if name == "status" else None))
+            .cast(dtype)
+            .alias(name)
+            for name, dtype in PERSON_COLUMNS.items()
+        ],
+        pl.lit(None, pl.Int64).alias("digest"),
+    )
+    staged_codes = people.select("code")
+    narrowed = replace(
+        snapshot,
+        people=pl.concat([people, retired], how="vertical"),
+        relations=snapshot.relations.join(staged_codes, left_on="declarer_code", right_on="code", how="semi"),
+        memberships=snapshot.memberships.join(
+            staged_codes, left_on="person_code", right_on="code", how="semi"
+        ),
+        modes={**snapshot.modes, "people": Mode.DELTA, "relations": Mode.DELTA, "memberships": Mode.DELTA},
+        memberships_replace_owners=True,
+    )
+    if snapshot.modes["relations"] == Mode.ABSENT:
+        narrowed.modes["relations"] = Mode.ABSENT
+    if snapshot.modes["memberships"] == Mode.ABSENT:
+        narrowed.modes["memberships"] = Mode.ABSENT
+    return Narrowed(narrowed, people.height + retired.height, new.height - people.height)
