@@ -144,3 +144,6 @@ LOGGING = {
 # How large a share of a district's invited and active accounts one sync may move to ready_to_revoke before
 # it is held for confirmation. Each district can set its own; this is the default for new districts.
 SCHOOLGATE_REVOKE_GUARD_SHARE = float(env_str("REVOKE_GUARD_SHARE", "0.05"))
+
+# PostgreSQL work_mem for the sync transaction, in MiB (hash joins over a district's people and links).
+SCHOOLGATE_SYNC_WORK_MEM_MB = env_int("SYNC_WORK_MEM_MB", 128)

@@ -74,8 +74,9 @@ def plan(district: District, scope: str | None = None) -> Plan:
             cursor.execute(f"INSERT INTO {AFFECTED_TABLE} {scope}")
             cursor.execute(
                 f"""INSERT INTO {AFFECTED_TABLE} SELECT DISTINCT l.contact_id FROM {link} l
-                    WHERE l.district_id = %s AND l.student_id IN ({scope})
-                      AND l.contact_id NOT IN (SELECT person_id FROM {AFFECTED_TABLE})""",
+                    JOIN ({scope}) x ON x.person_id = l.student_id
+                    WHERE l.district_id = %s
+                      AND NOT EXISTS (SELECT 1 FROM {AFFECTED_TABLE} a WHERE a.person_id = l.contact_id)""",
                 [district.pk],
             )
             sql.analyze(cursor, AFFECTED_TABLE)

@@ -56,6 +56,22 @@ def create_temp_table(cursor: Any, name: str, columns: str) -> None:
     cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns})")
 
 
+def links_touching(scope: str, district_param: str = "%s") -> str:
+    """SQL yielding the ids of the district's links whose student or contact is in `scope` (person ids).
+
+    A UNION of two joins rather than `student_id IN (…) OR contact_id IN (…)`: PostgreSQL cannot turn an OR of
+    IN-subqueries into joins, and once the id list outgrows work_mem it rescans it for every link.
+    """
+    from schoolgate.people.models import Link
+
+    link = table(Link)
+    return f"""SELECT l1.id FROM {link} l1 JOIN ({scope}) x1 ON x1.person_id = l1.student_id
+                WHERE l1.district_id = {district_param}
+               UNION
+               SELECT l2.id FROM {link} l2 JOIN ({scope}) x2 ON x2.person_id = l2.contact_id
+                WHERE l2.district_id = {district_param}"""
+
+
 def analyze(cursor: Any, *tables: str) -> None:
     """Refresh planner statistics after a large set-based write (PostgreSQL only).
 

@@ -198,12 +198,12 @@ def person_decision(district: District) -> Decision:
 def evaluate_links(district: District, scope: str | None = None) -> int:
     """Recompute links' portal flags from the rules; returns how many links changed.
 
-    `scope`, when given, is SQL yielding person ids: only links touching those people are evaluated (a sync
+    `scope`, when given, is SQL yielding a `person_id` column: only links touching those people are evaluated (a sync
     passes the people it changed; rule edits evaluate everything).
     """
     decision = link_decision(district)
     link, person = sql.table(Link), sql.table(Person)
-    within = f"AND (l.student_id IN ({scope}) OR l.contact_id IN ({scope}))" if scope else ""
+    within = f"AND l.id IN ({sql.links_touching(scope)})" if scope else ""
     statement = f"""
         UPDATE {link} SET portal_flag = d.flag, flag_rule = d.rule
         FROM (
@@ -217,7 +217,7 @@ def evaluate_links(district: District, scope: str | None = None) -> int:
           AND ({sql.differs(f"{link}.flag_rule", "d.rule")} OR {sql.differs(f"{link}.portal_flag", "d.flag")})
     """
     with connection.cursor() as cursor:
-        cursor.execute(statement, [*decision.params, district.pk])
+        cursor.execute(statement, [*decision.params, district.pk, *([district.pk] * 2 if scope else [])])
         return cursor.rowcount
 
 

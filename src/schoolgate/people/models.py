@@ -65,7 +65,11 @@ class Link(models.Model):
     agent lists run in either direction); the link is in the SIS while either end declares it.
     """
 
-    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="links", db_index=False)
+    # district_id without a database FK on this high-volume table: the person it hangs off already belongs to
+    # the district (and is constrained); a million deferred per-row FK checks at commit dominated large syncs.
+    district = models.ForeignKey(
+        District, on_delete=models.CASCADE, related_name="links", db_index=False, db_constraint=False
+    )
     student = models.ForeignKey(
         Person, on_delete=models.CASCADE, related_name="contact_links", db_index=False
     )
@@ -101,8 +105,10 @@ class Link(models.Model):
 class Membership(models.Model):
     """A person's role at a school (or other org) according to the SIS."""
 
+    # district_id without a database FK on this high-volume table: the person it hangs off already belongs to
+    # the district (and is constrained); a million deferred per-row FK checks at commit dominated large syncs.
     district = models.ForeignKey(
-        District, on_delete=models.CASCADE, related_name="memberships", db_index=False
+        District, on_delete=models.CASCADE, related_name="memberships", db_index=False, db_constraint=False
     )
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="memberships", db_index=False)
     school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="memberships", db_index=False)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -142,6 +143,9 @@ def _apply(
     # Lock the district: a second sync of the same district waits here until this one commits.
     district = District.objects.select_for_update().get(pk=district.pk)
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Hash joins over millions of rows need more than the 4 MB default; LOCAL ends with the transaction.
+            cursor.execute(f"SET LOCAL work_mem = '{int(settings.SCHOOLGATE_SYNC_WORK_MEM_MB)}MB'")
         narrowed = fingerprint.narrow(cursor, district, snapshot, full=full)
         if narrowed.snapshot.errors:
             outcome.status, outcome.errors = SyncStatus.REJECTED.value, narrowed.snapshot.errors
@@ -164,12 +168,16 @@ def _apply(
         outcome.status, outcome.errors = SyncStatus.REJECTED.value, mirrored.errors
         raise _RollBack(outcome)
     step("rules")
-    # Only the people this run touched (and their links) can have changed eligibility.
-    scope = None if full else f"SELECT person_id FROM {SCOPE_TABLE}"
-    outcome.counts["flags"] = {
-        "links": eligibility.evaluate_links(district, scope),
-        "people": eligibility.evaluate_people(district, scope),
-    }
+    # Only the people this run touched (and their links) can have changed eligibility. A first import
+    # decided everyone's flags as it inserted them.
+    scope = None if full or mirrored.fresh else f"SELECT person_id FROM {SCOPE_TABLE}"
+    if mirrored.fresh and not full:
+        outcome.counts["flags"] = {"links": 0, "people": 0}
+    else:
+        outcome.counts["flags"] = {
+            "links": eligibility.evaluate_links(district, scope),
+            "people": eligibility.evaluate_people(district, scope),
+        }
     step("plan")
     plan = reconcile.plan(district, scope)
     held = guard_trips(district, plan.revoking, plan.holding)

@@ -58,6 +58,9 @@ INFERRED_RELATIONSHIPS = ["parent", "guardian", "relative"]
 
 @dataclass
 class MirrorResult:
+    # The district held nobody before this run (a first import): nothing to compare, every decision was
+    # made as rows were inserted.
+    fresh: bool = False
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
@@ -72,6 +75,15 @@ class _Mirror:
         self.true, self.false = sql.sql_true(), sql.sql_false()
 
     # -- helpers ---------------------------------------------------------------------------------------
+
+    def holds_rows(self, table: str) -> bool:
+        """Does the district hold any row of this table yet? (A first import has nothing to compare.)"""
+        return (
+            sql.scalar(
+                self.cursor, f"SELECT 1 FROM {table} WHERE district_id = %s LIMIT 1", [self.district.pk]
+            )
+            == 1
+        )
 
     def execute(self, statement: str, params: list[Any] | tuple = ()) -> int:
         self.cursor.execute(statement, params)
@@ -112,6 +124,8 @@ class _Mirror:
         extra_columns = "".join(f", {col}" for col, _ in computed)
         extra_values = "".join(f", {expr}" for _, expr in computed)
         counts = {"added": 0, "updated": 0, "removed": 0}
+        if self.holds_rows(table):
+            counts["updated"], counts["removed"] = self.update_and_retire(table, staging, fields, mode)
         counts["added"] = self.execute(
             f"""INSERT INTO {table} (district_id, sis_code, {columns}, in_sis{extra_columns})
                 SELECT p.district_id, p.sis_code, {columns}, p.in_sis{extra_values} FROM (
@@ -122,20 +136,28 @@ class _Mirror:
                 ) p""",
             [*computed_params, d, d],
         )
+        return counts
+
+    def update_and_retire(
+        self, table: str, staging: str, fields: list[tuple[str, str, str | None]], mode: Mode
+    ) -> tuple[int, int]:
+        """UPDATE the rows whose values differ, and retire the rows the set no longer carries."""
+        d = self.district.pk
         assignments, changed = [], []
         for col, new, existing in fields:
             value = (existing or new).format(true=self.true, t=table)
             assignments.append(f"{col} = {value}")
             changed.append(sql.differs(f"{table}.{col}", value))
-        counts["updated"] = self.execute(
+        updated = self.execute(
             f"""UPDATE {table} SET {", ".join(assignments)}, in_sis = {self.true}
                 FROM {staging} o
                 WHERE {table}.district_id = %s AND {table}.sis_code = o.code AND o.status = 'active'
                   AND ({" OR ".join(changed)} OR NOT {table}.in_sis)""",
             [d],
         )
+        removed = 0
         if mode == Mode.BULK:
-            counts["removed"] = self.execute(
+            removed = self.execute(
                 f"""UPDATE {table} SET in_sis = {self.false}
                     WHERE district_id = %s AND in_sis
                       AND NOT EXISTS (SELECT 1 FROM {staging} o
@@ -143,13 +165,13 @@ class _Mirror:
                 [d],
             )
         elif mode == Mode.DELTA:
-            counts["removed"] = self.execute(
+            removed = self.execute(
                 f"""UPDATE {table} SET in_sis = {self.false}
                     WHERE district_id = %s AND in_sis
                       AND sis_code IN (SELECT o.code FROM {staging} o WHERE o.status = 'tobedeleted')""",
                 [d],
             )
-        return counts
+        return updated, removed
 
     # -- entities --------------------------------------------------------------------------------------
 
@@ -282,6 +304,7 @@ class _Mirror:
         inferred_params = [f"%,{name},%" for name in INFERRED_RELATIONSHIPS]
         inferred_case = f"CASE {inferred} ELSE 'other' END"
         counts = {"added": 0, "updated": 0, "removed": 0}
+        had_links = self.holds_rows(link)
         decision = link_decision(self.district)
         counts["added"] = self.execute(
             f"""INSERT INTO {link} (district_id, student_id, contact_id, relationship, sis_relationship, priority,
@@ -305,6 +328,10 @@ class _Mirror:
                 JOIN {person} c ON c.id = l.contact_id""",
             [*decision.flag_params, *decision.rule_params, d, *inferred_params, d],
         )
+        if not had_links:  # every link was just inserted as declared
+            self.result.counts["links"] = counts
+            sql.drop_temp_table(self.cursor, "sg_pair")
+            return
         # Which ends' declarations this set replaces: all of them in bulk; in a delta, only those of the
         # people whose rows it carries (a delta row with an empty agent list withdraws that person's links).
         if mode == Mode.BULK:
@@ -314,8 +341,9 @@ class _Mirror:
             scope_join = f"""LEFT JOIN {SCOPE_TABLE} ss ON ss.person_id = l.student_id
                 LEFT JOIN {SCOPE_TABLE} cs ON cs.person_id = l.contact_id"""
             student_scope, contact_scope = "ss.person_id IS NOT NULL", "cs.person_id IS NOT NULL"
-            scope_where = f"""AND (l.student_id IN (SELECT person_id FROM {SCOPE_TABLE})
-                                OR l.contact_id IN (SELECT person_id FROM {SCOPE_TABLE}))"""
+            scope_join += f"""
+                JOIN ({sql.links_touching(f"SELECT person_id FROM {SCOPE_TABLE}")}) touched ON touched.id = l.id"""
+            scope_where = ""
         # What the SIS now states about the relationship: this set's relation row when it carries one for the
         # link, else what was stated before. Without a statement the relationship follows the contact's roles,
         # so a contact whose role changed gets its links re-inferred even if the student's row did not change.
@@ -345,7 +373,7 @@ class _Mirror:
                 WHERE {sql.differs("n.ds", "n.old_ds")} OR {sql.differs("n.dc", "n.old_dc")}
                    OR {sql.differs("n.rel", "n.old_rel")} OR {sql.differs("n.srel", "n.old_srel")}
                    OR {sql.differs("(n.ds OR n.dc)", "n.was_in")}""",
-            [*inferred_params, d],
+            [*inferred_params, *([d, d] if mode != Mode.BULK else []), d],
         )
         counts["removed"] = sql.scalar(
             self.cursor, "SELECT COUNT(*) FROM sg_linkchg WHERE was_in AND NOT (ds OR dc)"
@@ -383,34 +411,10 @@ class _Mirror:
             [d, d],
         )
         self.execute("CREATE INDEX sg_mpair_idx ON sg_mpair (person_id, school_id)")
-        missing = f"""NOT EXISTS (SELECT 1 FROM sg_mpair mp WHERE mp.person_id = {membership}.person_id
-                      AND mp.school_id = {membership}.school_id AND mp.role = {membership}.role)"""
+        sql.analyze(self.cursor, "sg_mpair")
         counts = {"added": 0, "updated": 0, "removed": 0}
-        if mode == Mode.BULK:
-            counts["removed"] = self.execute(
-                f"DELETE FROM {membership} WHERE district_id = %s AND {missing}", [d]
-            )
-        elif replace_owners:
-            counts["removed"] = self.execute(
-                f"""DELETE FROM {membership} WHERE district_id = %s AND {missing} AND person_id IN (
-                        SELECT p.id FROM sg_person o JOIN {person} p ON p.district_id = %s AND p.sis_code = o.code)""",
-                [d, d],
-            )
-        else:
-            counts["removed"] = self.execute(
-                f"""DELETE FROM {membership} WHERE district_id = %s AND id IN (
-                        SELECT x.id FROM sg_mem m
-                        JOIN {person} p ON p.district_id = %s AND p.sis_code = m.person_code
-                        JOIN {school} s ON s.district_id = %s AND s.sis_code = m.org_code
-                        JOIN {membership} x ON x.person_id = p.id AND x.school_id = s.id AND x.role = m.role
-                        WHERE m.status = 'tobedeleted')""",
-                [d, d, d],
-            )
-        counts["updated"] = self.execute(
-            f"""UPDATE {membership} SET is_primary = (mp.is_primary = 1) FROM sg_mpair mp
-                WHERE {membership}.person_id = mp.person_id AND {membership}.school_id = mp.school_id
-                  AND {membership}.role = mp.role AND {sql.differs(f"{membership}.is_primary", "(mp.is_primary = 1)")}"""
-        )
+        if self.holds_rows(membership):
+            counts["removed"], counts["updated"] = self.replace_memberships(mode, replace_owners)
         counts["added"] = self.execute(
             f"""INSERT INTO {membership} (district_id, person_id, school_id, role, is_primary)
                 SELECT %s, mp.person_id, mp.school_id, mp.role, mp.is_primary = 1 FROM sg_mpair mp
@@ -424,6 +428,37 @@ class _Mirror:
         if counts["added"] > ANALYZE_AFTER:
             sql.analyze(self.cursor, membership)
         sql.drop_temp_table(self.cursor, "sg_mpair")
+
+    def replace_memberships(self, mode: Mode, replace_owners: bool) -> tuple[int, int]:
+        """Remove the memberships the set no longer carries and correct `is_primary`; returns (removed, updated)."""
+        person, school, membership = sql.table(Person), sql.table(School), sql.table(Membership)
+        d = self.district.pk
+        missing = f"""NOT EXISTS (SELECT 1 FROM sg_mpair mp WHERE mp.person_id = {membership}.person_id
+                      AND mp.school_id = {membership}.school_id AND mp.role = {membership}.role)"""
+        if mode == Mode.BULK:
+            removed = self.execute(f"DELETE FROM {membership} WHERE district_id = %s AND {missing}", [d])
+        elif replace_owners:
+            removed = self.execute(
+                f"""DELETE FROM {membership} WHERE district_id = %s AND {missing} AND person_id IN (
+                        SELECT p.id FROM sg_person o JOIN {person} p ON p.district_id = %s AND p.sis_code = o.code)""",
+                [d, d],
+            )
+        else:
+            removed = self.execute(
+                f"""DELETE FROM {membership} WHERE district_id = %s AND id IN (
+                        SELECT x.id FROM sg_mem m
+                        JOIN {person} p ON p.district_id = %s AND p.sis_code = m.person_code
+                        JOIN {school} s ON s.district_id = %s AND s.sis_code = m.org_code
+                        JOIN {membership} x ON x.person_id = p.id AND x.school_id = s.id AND x.role = m.role
+                        WHERE m.status = 'tobedeleted')""",
+                [d, d, d],
+            )
+        updated = self.execute(
+            f"""UPDATE {membership} SET is_primary = (mp.is_primary = 1) FROM sg_mpair mp
+                WHERE {membership}.person_id = mp.person_id AND {membership}.school_id = mp.school_id
+                  AND {membership}.role = mp.role AND {sql.differs(f"{membership}.is_primary", "(mp.is_primary = 1)")}"""
+        )
+        return removed, updated
 
     def roles_from_memberships(self) -> None:
         """A OneRoster 1.2 delta carries only the role rows that changed, so a person's kind and roles are
@@ -478,6 +513,7 @@ def mirror(
     Leaves SCOPE_TABLE holding the people whose rows, links or memberships this run touched.
     """
     work = _Mirror(cursor, district, max_problems)
+    work.result.fresh = not Person.objects.filter(district=district).exists()
     sql.create_temp_table(cursor, SCOPE_TABLE, "person_id BIGINT PRIMARY KEY")
     work.orgs(modes["orgs"])
     work.people(modes["people"])
