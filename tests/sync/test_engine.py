@@ -287,3 +287,34 @@ def test_a_crash_mid_apply_leaves_the_district_as_it_was(cli, district, tmp_path
     assert district_state(district) == before
     run = SyncRun.objects.order_by("-pk").first()
     assert run.status == "failed" and "power cut" in run.errors[0]["message"]
+
+
+def test_oneroster_12_delta_adding_a_guardian_role_keeps_the_teacher_staff(cli, district, tmp_path):
+    """A 1.2 delta carries only the role rows that changed: kind and roles come from all the roles held."""
+    users = [{"sourcedId": "kid"}, {"sourcedId": "teach"}]
+    roles = [
+        {"sourcedId": "r1", "userSourcedId": "kid", "roleType": "primary", "role": "student", "orgSourcedId": "sch1"},
+        {"sourcedId": "r2", "userSourcedId": "teach", "roleType": "primary", "role": "teacher", "orgSourcedId": "sch1"},
+    ]  # fmt: skip
+    bulk = write_oneroster(tmp_path / "bulk", version="1.2", users=users, orgs=ORGS, roles=roles)
+    assert sync(cli, district.slug, bulk).json["status"] == "applied"
+    delta = write_oneroster(
+        tmp_path / "delta",
+        version="1.2",
+        mode="delta",
+        orgs=ORGS,
+        users=[{"sourcedId": "kid", "agentSourcedIds": "teach"}],
+        roles=[
+            {"sourcedId": "r3", "userSourcedId": "teach", "roleType": "secondary", "role": "guardian",
+             "orgSourcedId": "sch1"},
+            {"sourcedId": "r1", "userSourcedId": "kid", "roleType": "primary", "role": "student",
+             "orgSourcedId": "sch1"},
+        ],
+    )  # fmt: skip
+    doc = sync(cli, district.slug, delta).json
+    assert doc["status"] == "applied", doc
+    teacher = Person.objects.get(district=district, sis_code="teach")
+    assert (teacher.kind, teacher.roles) == ("staff", "guardian,teacher")
+    link = Link.objects.get(district=district, contact=teacher)
+    assert (link.relationship, link.portal_flag) == ("guardian", True)
+    assert accounts_by_person(cli, district.slug)["teach"]["students"] == ["kid"]

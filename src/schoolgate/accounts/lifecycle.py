@@ -335,7 +335,7 @@ def activate_account(account: Account, *, username: str, password: str, actor: s
 
 
 def accounts_for_codes(district: District, codes: Iterable[str]) -> tuple[dict[str, Account], list[str]]:
-    """The accounts of the given SIS codes in this district, and the codes that have none."""
+    """The accounts of the given SIS codes in this district (in the order given), and the codes that have none."""
     wanted = list(dict.fromkeys(codes))
     found = {
         a.person.sis_code: a
@@ -343,4 +343,5 @@ def accounts_for_codes(district: District, codes: Iterable[str]) -> tuple[dict[s
             "person"
         )
     }
-    return found, [code for code in wanted if code not in found]
+    in_order = {code: found[code] for code in wanted if code in found}  # the order the admin gave them
+    return in_order, [code for code in wanted if code not in found]

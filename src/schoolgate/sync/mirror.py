@@ -48,6 +48,8 @@ PERSON_FIELDS = [
 # The people this run staged (and, later, whose memberships changed): rules and reconciliation look only
 # at them and at the contacts linked to them.
 SCOPE_TABLE = "sg_scope"
+# The people whose rows this set carries: their declared relations are replaced by what the set says.
+DECLARERS_TABLE = "sg_declarers"
 
 # Refresh planner statistics of a live table when a run adds more rows than this (see sql.analyze).
 ANALYZE_AFTER = 5_000
@@ -229,7 +231,8 @@ class _Mirror:
                 WHERE NOT EXISTS (SELECT 1 FROM {SCOPE_TABLE} x WHERE x.person_id = p.id)""",
             [self.district.pk],
         )
-        sql.analyze(self.cursor, SCOPE_TABLE)
+        self.execute(f"INSERT INTO {DECLARERS_TABLE} SELECT person_id FROM {SCOPE_TABLE}")
+        sql.analyze(self.cursor, SCOPE_TABLE, DECLARERS_TABLE)
 
     def check_references(self, relations: Mode, memberships: Mode) -> None:
         """Every person and org a relation or membership names must be in the district after this set."""
@@ -338,8 +341,10 @@ class _Mirror:
             scope_join, student_scope, contact_scope, scope_where = "", self.true, self.true, ""
         else:
             # A person the delta retires declares nothing any more, so they are in scope too.
-            scope_join = f"""LEFT JOIN {SCOPE_TABLE} ss ON ss.person_id = l.student_id
-                LEFT JOIN {SCOPE_TABLE} cs ON cs.person_id = l.contact_id"""
+            # Links of everyone in scope are re-examined (a contact whose roles changed gets its relationships
+            # re-inferred); only declarers' declarations are replaced.
+            scope_join = f"""LEFT JOIN {DECLARERS_TABLE} ss ON ss.person_id = l.student_id
+                LEFT JOIN {DECLARERS_TABLE} cs ON cs.person_id = l.contact_id"""
             student_scope, contact_scope = "ss.person_id IS NOT NULL", "cs.person_id IS NOT NULL"
             scope_join += f"""
                 JOIN ({sql.links_touching(f"SELECT person_id FROM {SCOPE_TABLE}")}) touched ON touched.id = l.id"""
@@ -515,6 +520,7 @@ def mirror(
     work = _Mirror(cursor, district, max_problems)
     work.result.fresh = not Person.objects.filter(district=district).exists()
     sql.create_temp_table(cursor, SCOPE_TABLE, "person_id BIGINT PRIMARY KEY")
+    sql.create_temp_table(cursor, DECLARERS_TABLE, "person_id BIGINT PRIMARY KEY")
     work.orgs(modes["orgs"])
     work.people(modes["people"])
     if work.result.errors:
@@ -522,6 +528,8 @@ def mirror(
     work.check_references(modes["relations"], modes["memberships"])
     if work.result.errors:
         return work.result
-    work.links(modes["relations"])
+    # Memberships first: in a OneRoster 1.2 delta they decide people's roles, which links' relationships
+    # are inferred from.
     work.memberships(modes["memberships"], memberships_replace_owners)
+    work.links(modes["relations"])
     return work.result
