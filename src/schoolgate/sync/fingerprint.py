@@ -27,9 +27,8 @@ from schoolgate.core.models import District
 from schoolgate.people.models import Person
 from schoolgate.sync.readers.base import PERSON_COLUMNS, Mode, Problem, Snapshot
 
-VERSION = "fp1"  # change to invalidate every stored fingerprint
+SEED = 20261122  # change to invalidate every stored fingerprint
 ROW_FIELDS = [name for name in PERSON_COLUMNS if name not in ("file", "line", "status")]
-UNIT, RECORD = "\x1f", "\x1e"
 
 
 @dataclass
@@ -39,40 +38,32 @@ class Narrowed:
     unchanged: int
 
 
+def _set_hash(frame: pl.DataFrame, key: str, columns: list[str], name: str) -> pl.DataFrame:
+    """key → an order-independent hash of the set of rows each key has (sum of 48-bit row hashes)."""
+    row = pl.struct([pl.col(c) for c in columns]).hash(seed=SEED) // 65536  # 48 bits: sums never overflow
+    return frame.group_by(key).agg(row.cast(pl.Int64).sum().alias(name))
+
+
 def digests(snapshot: Snapshot) -> pl.DataFrame:
-    """code → fingerprint (Int64) for every active person of the set."""
-    people = snapshot.people.filter(pl.col("status") == "active")
-    rows = people.select(
-        "code",
-        pl.concat_str(
-            [pl.col(name).cast(pl.Utf8).fill_null("\x00") for name in ROW_FIELDS], separator=UNIT
-        ).alias("row"),
+    """code → fingerprint (Int64) for every active person of the set.
+
+    Rows are hashed as structs and a person's relations and memberships are combined with an order-free sum,
+    so nothing is sorted or joined into strings: at three million people this is seconds, not tens.
+    """
+    people = snapshot.people.filter(pl.col("status") == "active").select(
+        "code", pl.struct(ROW_FIELDS).hash(seed=SEED).alias("row")
     )
-    relations = snapshot.relations.group_by("declarer_code").agg(
-        pl.concat_str([pl.col("other_code"), pl.col("relationship").fill_null("")], separator=UNIT)
-        .sort()
-        .str.join(RECORD)
-        .alias("rels")
+    relations = _set_hash(snapshot.relations, "declarer_code", ["other_code", "relationship"], "rels")
+    memberships = _set_hash(
+        snapshot.memberships, "person_code", ["org_code", "role", "is_primary", "status"], "mems"
     )
-    memberships = snapshot.memberships.group_by("person_code").agg(
-        pl.concat_str(
-            [pl.col("org_code"), pl.col("role"), pl.col("is_primary").cast(pl.Utf8), pl.col("status")],
-            separator=UNIT,
-        )
-        .sort()
-        .str.join(RECORD)
-        .alias("mems")
-    )
-    joined = rows.join(relations, left_on="code", right_on="declarer_code", how="left").join(
+    joined = people.join(relations, left_on="code", right_on="declarer_code", how="left").join(
         memberships, left_on="code", right_on="person_code", how="left"
     )
     return joined.select(
         "code",
-        pl.concat_str(
-            [pl.lit(VERSION), pl.col("row"), pl.col("rels").fill_null(""), pl.col("mems").fill_null("")],
-            separator="\x1d",
-        )
-        .hash(seed=20261122)
+        pl.struct(pl.col("row"), pl.col("rels").fill_null(0), pl.col("mems").fill_null(0))
+        .hash(seed=SEED)
         .reinterpret(signed=True)
         .alias("digest"),
     )
