@@ -12,7 +12,7 @@ from schoolgate.accounts.moves import select_accounts
 from schoolgate.accounts.reconcile import reconcile
 from schoolgate.accounts.usernames import InvalidUsername
 from schoolgate.core.models import AuditEvent
-from schoolgate.people import eligibility
+from schoolgate.people import evaluation
 from schoolgate.people.models import PersonKind
 from tests.factories import family, make_person
 
@@ -20,8 +20,8 @@ ACTOR = "test:admin"
 
 
 def sync_rules_and_reconcile(district):
-    eligibility.evaluate_links(district)
-    eligibility.evaluate_people(district)
+    evaluation.evaluate_links(district)
+    evaluation.evaluate_people(district)
     return reconcile(district, actor=ACTOR)
 
 

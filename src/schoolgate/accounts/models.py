@@ -56,6 +56,9 @@ class Account(models.Model):
     # Bumped whenever credentials are removed or replaced; a session or token minted under an older value
     # is dead at once.
     credentials_version = models.PositiveIntegerField(default=0)
+    # Repeated failed logins lock the account until this time (set by the portal's login, cleared by unlock).
+    failed_logins = models.PositiveIntegerField(db_default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     state_changed_at = models.DateTimeField()
     invited_at = models.DateTimeField(null=True)

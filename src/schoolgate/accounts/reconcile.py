@@ -205,8 +205,22 @@ def apply(district: District, *, actor: str, run_id: int | None = None) -> dict[
     return done
 
 
-def reconcile(district: District, *, actor: str, run_id: int | None = None) -> dict[str, int]:
-    """Plan and apply in one go (for callers that need no guard, e.g. after an admin changes a rule)."""
+def reconcile(
+    district: District, *, actor: str, run_id: int | None = None, scope: str | None = None
+) -> dict[str, int]:
+    """Plan and apply in one go, for admin actions that need no guard (an override, a merge, a rule change).
+
+    `scope` limits it to people (SQL yielding `person_id`) and the contacts linked to them.
+    """
     with transaction.atomic():
-        plan(district)
+        plan(district, scope)
         return apply(district, actor=actor, run_id=run_id)
+
+
+def reconcile_people(district: District, person_ids: list[int], *, actor: str) -> dict[str, int]:
+    """Reconcile just these people (and the contacts linked to them) after an admin changed them."""
+    ids = sorted({int(i) for i in person_ids})
+    if not ids:
+        return {}
+    scope = " UNION ".join(f"SELECT {i} AS person_id" for i in ids)
+    return reconcile(district, actor=actor, scope=scope)

@@ -25,6 +25,18 @@ class District(models.Model):
     )
     # Runs revoking this many accounts or fewer are never held, whatever the share (0 = always apply the share).
     revoke_guard_minimum = models.PositiveIntegerField(default=0)
+    # Carry a login over to its successor record on its own when the identity match is strong (a contact-code
+    # change); weak matches are only ever suggested.
+    auto_transfer_strong_matches = models.BooleanField(default=False)
+    username_source = models.CharField(
+        max_length=10,
+        choices=[
+            ("chosen", "Chosen by the person at activation"),
+            ("sis", "The SIS username"),
+            ("email", "The person's email address"),
+        ],
+        default="chosen",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

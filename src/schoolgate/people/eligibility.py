@@ -1,9 +1,9 @@
-"""Eligibility rules: who should have a login, and which contacts may see which students.
+"""Eligibility rules: who should have a login, which contacts may see which students, and which sections.
 
-Rules are data (`EligibilityRule` rows). They are compiled here into one SQL CASE expression per audience and
-evaluated set-based over the whole district in a single UPDATE, writing only rows whose outcome changed. The
-deciding rule's name is stored on each link (`flag_rule`) and person (`login_rule`) so a diagnosis can name the
-clause that granted or refused access.
+Rules are data (`EligibilityRule` rows). They are compiled here into SQL CASE expressions, one per outcome,
+which `schoolgate.people.evaluation` runs set-based over the district (and the sync engine runs inline as it
+inserts new rows). The deciding rule's name is stored on each link (`flag_rule`) and person (`login_rule`) so a
+diagnosis can name the clause that granted or refused access.
 """
 
 from __future__ import annotations
@@ -11,11 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
-
 from schoolgate.core import sql
 from schoolgate.core.models import District
-from schoolgate.people.models import EligibilityRule, Link, Person, RuleAudience, RuleEffect
+from schoolgate.people.models import (
+    ALL_SECTIONS,
+    SECTION_BITS,
+    SECTIONS,
+    EligibilityRule,
+    RuleAudience,
+    RuleEffect,
+)
 
 # Condition fields an admin may use, per audience: name → (SQL column, kind of value).
 # Link rules see the link (l), its student (s) and its contact (c); person rules see the person (p).
@@ -141,28 +146,49 @@ def rules_for(district: District, audience: str) -> list[EligibilityRule]:
 
 @dataclass(frozen=True)
 class Decision:
-    """SQL for the deciding rule's name and for the allowed flag, each with its parameters.
+    """SQL for the deciding rule's name, the allowed flag and the granted sections, each with its parameters.
 
     Link decisions read aliases `l` (link), `s` (student) and `c` (contact); person decisions read `p`.
     """
 
     rule: str
     flag: str
+    sections: str
     rule_params: list[Any]
     flag_params: list[Any]
+    sections_params: list[Any]
 
     @property
     def params(self) -> list[Any]:
-        """Parameters for SQL that uses `rule` before `flag`."""
-        return [*self.rule_params, *self.flag_params]
+        """Parameters for SQL that uses `rule`, then `flag`, then `sections`."""
+        return [*self.rule_params, *self.flag_params, *self.sections_params]
+
+
+def rule_sections(rule: EligibilityRule) -> int:
+    """The permission mask an allowing rule grants (every section unless the rule lists some)."""
+    if rule.effect != RuleEffect.ALLOW:
+        return 0
+    if rule.sections is None:
+        return ALL_SECTIONS
+    return sum(SECTION_BITS[name] for name in rule.sections)
+
+
+def validate_sections(sections: Any) -> None:
+    if sections is None:
+        return
+    if not isinstance(sections, list) or any(name not in SECTION_BITS for name in sections):
+        raise InvalidRule(f"sections must be a list drawn from {', '.join(SECTIONS)}")
 
 
 def _decision(district: District, audience: str) -> Decision:
-    """The audience's rules, tried in order, as two CASE expressions."""
+    """The audience's rules, tried in order, as three CASE expressions."""
     rules = rules_for(district, audience)
     if not rules:
-        return Decision("''", sql.sql_false(), [], [])
-    rule_whens, flag_whens, rule_params, flag_params = [], [], [], []
+        return Decision("''", sql.sql_false(), "0", [], [], [])
+    rule_whens, flag_whens, section_whens = [], [], []
+    rule_params: list[Any] = []
+    flag_params: list[Any] = []
+    section_params: list[Any] = []
     for rule in rules:
         compiled = compile_conditions(rule.audience, rule.conditions)
         rule_whens.append(f"WHEN {compiled.sql} THEN %s")
@@ -170,11 +196,15 @@ def _decision(district: District, audience: str) -> Decision:
         allowed = sql.sql_true() if rule.effect == RuleEffect.ALLOW else sql.sql_false()
         flag_whens.append(f"WHEN {compiled.sql} THEN {allowed}")
         flag_params += compiled.params
+        section_whens.append(f"WHEN {compiled.sql} THEN {rule_sections(rule)}")
+        section_params += compiled.params
     return Decision(
         f"CASE {' '.join(rule_whens)} ELSE '' END",
         f"CASE {' '.join(flag_whens)} ELSE {sql.sql_false()} END",
+        f"CASE {' '.join(section_whens)} ELSE 0 END",
         rule_params,
         flag_params,
+        section_params,
     )
 
 
@@ -190,57 +220,11 @@ def person_decision(district: District) -> Decision:
         f"CASE p.kind WHEN 'student' THEN {student.rule} WHEN 'staff' THEN {staff.rule} ELSE '' END",
         f"CASE p.kind WHEN 'student' THEN {student.flag} WHEN 'staff' THEN {staff.flag} "
         f"ELSE {sql.sql_false()} END",
+        "0",
         [*student.rule_params, *staff.rule_params],
         [*student.flag_params, *staff.flag_params],
+        [],
     )
-
-
-def evaluate_links(district: District, scope: str | None = None) -> int:
-    """Recompute links' portal flags from the rules; returns how many links changed.
-
-    `scope`, when given, is SQL yielding a `person_id` column: only links touching those people are evaluated (a sync
-    passes the people it changed; rule edits evaluate everything).
-    """
-    decision = link_decision(district)
-    link, person = sql.table(Link), sql.table(Person)
-    within = f"AND l.id IN ({sql.links_touching(scope)})" if scope else ""
-    statement = f"""
-        UPDATE {link} SET portal_flag = d.flag, flag_rule = d.rule
-        FROM (
-            SELECT l.id AS id, {decision.rule} AS rule, {decision.flag} AS flag
-            FROM {link} l
-            JOIN {person} s ON s.id = l.student_id
-            JOIN {person} c ON c.id = l.contact_id
-            WHERE l.district_id = %s {within}
-        ) d
-        WHERE {link}.id = d.id
-          AND ({sql.differs(f"{link}.flag_rule", "d.rule")} OR {sql.differs(f"{link}.portal_flag", "d.flag")})
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [*decision.params, district.pk, *([district.pk] * 2 if scope else [])])
-        return cursor.rowcount
-
-
-def evaluate_people(district: District, scope: str | None = None) -> int:
-    """Recompute students' and staff's own login decision; returns how many people changed."""
-    decision = person_decision(district)
-    person = sql.table(Person)
-    within = f"AND p.id IN ({scope})" if scope else ""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {person} SET login_rule = d.rule, login_allowed = d.flag
-            FROM (
-                SELECT p.id AS id, {decision.rule} AS rule, {decision.flag} AS flag
-                FROM {person} p WHERE p.district_id = %s {within}
-            ) d
-            WHERE {person}.id = d.id
-              AND ({sql.differs(f"{person}.login_rule", "d.rule")}
-                   OR {sql.differs(f"{person}.login_allowed", "d.flag")})
-            """,
-            [*decision.params, district.pk],
-        )
-        return cursor.rowcount
 
 
 def install_default_rules(district: District) -> None:

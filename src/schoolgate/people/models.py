@@ -41,6 +41,14 @@ class Person(models.Model):
     # Database defaults (not just Python ones): the sync engine inserts people set-based, in SQL.
     login_rule = models.CharField(max_length=100, blank=True, db_default="")
     login_allowed = models.BooleanField(db_default=False)
+    # Set when an admin merged this record into another (the same human entered twice): the SIS code stays as
+    # an alias of that person, so the next sync maps this record's links onto it instead of undoing the merge.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_records", db_index=False
+    )
+    # A permanent delivery failure to `email` (bounce, invalid address), recorded by the mail worker.
+    email_bounced_at = models.DateTimeField(null=True, blank=True)
+    email_bounce_reason = models.CharField(max_length=255, blank=True, db_default="")
     # Fingerprint of this person's last bulk SIS row, agent list and memberships: a bulk sync stages only the
     # people whose fingerprint changed. NULL means "unknown" (set by deltas and admin edits): always restaged.
     sis_digest = models.BigIntegerField(null=True)
@@ -86,9 +94,13 @@ class Link(models.Model):
     declared_by_student = models.BooleanField(default=False)
     declared_by_contact = models.BooleanField(default=False)
     in_sis = models.BooleanField(default=True)
-    # Computed by the district's eligibility rules; `flag_rule` names the rule that decided.
-    portal_flag = models.BooleanField(default=False)
+    # What the district's eligibility rules decide (`flag_rule` names the deciding rule) …
+    rule_flag = models.BooleanField(db_default=False)
+    rule_permissions = models.PositiveSmallIntegerField(db_default=0)
     flag_rule = models.CharField(max_length=100, blank=True)
+    # … and what is in force: the rules' decision unless an admin override says otherwise.
+    portal_flag = models.BooleanField(default=False)
+    permissions = models.PositiveSmallIntegerField(db_default=0)  # bits of SECTIONS
 
     class Meta:
         constraints = [
@@ -131,6 +143,17 @@ class RuleAudience(models.TextChoices):
     STAFF = "staff", "Staff"
 
 
+# The parts of a student's record a contact can be allowed to see, each one bit of Link.permissions.
+SECTIONS = ["reports", "assessments", "timetable", "attendance", "courses"]
+SECTION_BITS = {name: 1 << i for i, name in enumerate(SECTIONS)}
+ALL_SECTIONS = sum(SECTION_BITS.values())
+
+
+def sections_of(mask: int) -> list[str]:
+    """The section names a permission mask grants."""
+    return [name for name in SECTIONS if mask & SECTION_BITS[name]]
+
+
 class RuleEffect(models.TextChoices):
     ALLOW = "allow", "Allow"
     DENY = "deny", "Deny"
@@ -151,6 +174,8 @@ class EligibilityRule(models.Model):
     name = models.SlugField(max_length=100)
     effect = models.CharField(max_length=5, choices=RuleEffect.choices)
     conditions = models.JSONField(default=dict, blank=True)
+    # For an allowing contact rule: the sections the contact may see (all, when not set).
+    sections = models.JSONField(null=True, blank=True)
     description = models.CharField(max_length=255, blank=True)
 
     class Meta:
@@ -162,3 +187,77 @@ class EligibilityRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.audience}#{self.position} {self.name} ({self.effect})"
+
+
+class OverrideField(models.TextChoices):
+    PORTAL = "portal", "Portal access"
+    REPORTS = "reports", "Reports"
+    ASSESSMENTS = "assessments", "Assessments"
+    TIMETABLE = "timetable", "Timetable"
+    ATTENDANCE = "attendance", "Attendance"
+    COURSES = "courses", "Courses"
+
+
+class Override(models.Model):
+    """An admin's decision about one link that the SIS sync must not overwrite.
+
+    Forces the portal flag or one section on or off, with a reason and an optional expiry. Removing it (or its
+    expiry) hands the link back to the rules. Rows are never deleted: `removed_at` keeps the history.
+    """
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="overrides", db_index=False)
+    link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="overrides")
+    field = models.CharField(max_length=12, choices=OverrideField.choices)
+    value = models.BooleanField()
+    reason = models.CharField(max_length=500)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+    removed_by = models.CharField(max_length=150, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One override in force per link and field: a new decision replaces the previous one.
+            models.UniqueConstraint(
+                fields=["link", "field"],
+                condition=models.Q(removed_at__isnull=True),
+                name="override_one_active",
+            ),
+        ]
+        indexes = [models.Index(fields=["district", "removed_at"], name="override_district_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.field}={'on' if self.value else 'off'} on link {self.link_id}"
+
+
+class MatchStrength(models.TextChoices):
+    STRONG = "strong", "Strong"
+    WEAK = "weak", "Weak"
+
+
+class IdentityMatch(models.Model):
+    """Evidence that a newer person record is the same human as an older one (a successor).
+
+    Strong matches mark the old account `superseded` and may transfer the login automatically (district
+    policy); weak ones are suggestions an admin confirms with `schoolgate transfer`.
+    """
+
+    district = models.ForeignKey(
+        District, on_delete=models.CASCADE, related_name="identity_matches", db_index=False
+    )
+    old = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="successor_matches")
+    new = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="predecessor_matches", db_index=False
+    )
+    score = models.FloatField()
+    reasons = models.JSONField(default=list)
+    strength = models.CharField(max_length=6, choices=MatchStrength.choices)
+    found_at = models.DateTimeField()
+    transferred_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["old", "new"], name="identity_match_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.old_id} → {self.new_id} ({self.strength} {self.score:.2f})"

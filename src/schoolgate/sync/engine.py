@@ -20,7 +20,7 @@ from django.utils import timezone
 from schoolgate.accounts import reconcile
 from schoolgate.core import audit
 from schoolgate.core.models import District
-from schoolgate.people import eligibility
+from schoolgate.people import evaluation
 from schoolgate.sync import fingerprint
 from schoolgate.sync.mirror import SCOPE_TABLE, mirror
 from schoolgate.sync.models import SyncRun, SyncStatus
@@ -175,9 +175,21 @@ def _apply(
         outcome.counts["flags"] = {"links": 0, "people": 0}
     else:
         outcome.counts["flags"] = {
-            "links": eligibility.evaluate_links(district, scope),
-            "people": eligibility.evaluate_people(district, scope),
+            "links": evaluation.evaluate_links(district, scope, scope_table=SCOPE_TABLE),
+            "people": evaluation.evaluate_people(district, scope),
         }
+    # Overrides are kept whatever the SIS says; say so where the rules now decide otherwise.
+    disagreeing = evaluation.disagreements(district)
+    outcome.counts["overrides"] = {"sis_disagrees": len(disagreeing)}
+    for row in disagreeing:
+        outcome.warnings.append(
+            Problem(
+                "", None, None,
+                f"override kept: {row['contact']} → {row['student']} {row['field']} is forced "
+                f"{'on' if row['override'] else 'off'} ({row['reason']}); the rules say "
+                f"{'on' if row['rules'] else 'off'}",
+            )
+        )  # fmt: skip
     step("plan")
     plan = reconcile.plan(district, scope)
     held = guard_trips(district, plan.revoking, plan.holding)

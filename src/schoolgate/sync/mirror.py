@@ -219,7 +219,7 @@ class _Mirror:
             PERSON_FIELDS,
             mode,
             computed=[("login_rule", decision.rule), ("login_allowed", decision.flag)],
-            computed_params=decision.params,
+            computed_params=[*decision.rule_params, *decision.flag_params],
         )
         if self.result.counts["people"]["added"] > ANALYZE_AFTER:
             sql.analyze(self.cursor, person)
@@ -311,11 +311,12 @@ class _Mirror:
         decision = link_decision(self.district)
         counts["added"] = self.execute(
             f"""INSERT INTO {link} (district_id, student_id, contact_id, relationship, sis_relationship, priority,
-                    lives_with, custody, declared_by_student, declared_by_contact, in_sis, portal_flag, flag_rule)
+                    lives_with, custody, declared_by_student, declared_by_contact, in_sis, portal_flag, rule_flag,
+                    flag_rule, rule_permissions, permissions)
                 SELECT l.district_id, l.student_id, l.contact_id, l.relationship, l.sis_relationship, l.priority,
                        l.lives_with,
                        l.custody, l.declared_by_student, l.declared_by_contact, l.in_sis,
-                       {decision.flag}, {decision.rule}
+                       {decision.flag}, {decision.flag}, {decision.rule}, {decision.sections}, {decision.sections}
                 FROM (
                     SELECT %s AS district_id, pr.student_id AS student_id, pr.contact_id AS contact_id,
                            COALESCE(pr.relationship, {inferred_case}) AS relationship,
@@ -329,7 +330,16 @@ class _Mirror:
                 ) l
                 JOIN {person} s ON s.id = l.student_id
                 JOIN {person} c ON c.id = l.contact_id""",
-            [*decision.flag_params, *decision.rule_params, d, *inferred_params, d],
+            [
+                *decision.flag_params,
+                *decision.flag_params,
+                *decision.rule_params,
+                *decision.sections_params,
+                *decision.sections_params,
+                d,
+                *inferred_params,
+                d,
+            ],
         )
         if not had_links:  # every link was just inserted as declared
             self.result.counts["links"] = counts

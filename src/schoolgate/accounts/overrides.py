@@ -1,0 +1,193 @@
+"""Admin overrides of a link's portal flag or sections: set, remove, list.
+
+The `Override` rows belong to `people`; the actions live here because each one also reconciles the contact's
+account, and `people` never depends on `accounts`.
+
+An override is the district's explicit decision, so the sync keeps it whatever the SIS says (and reports the
+disagreement). Setting or removing one re-evaluates that link and reconciles the contact at once, in the same
+transaction, so the account reflects the decision without waiting for the next sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from schoolgate.accounts.reconcile import reconcile_people
+from schoolgate.core import audit
+from schoolgate.core.models import District
+from schoolgate.people.evaluation import evaluate_links
+from schoolgate.people.models import Link, Override, OverrideField
+
+
+class OverrideRejected(ValueError):
+    """The override cannot be set or removed; the message says why."""
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    id: int
+    contact: str
+    student: str
+    field: str
+    value: bool
+    reason: str
+    expires_at: datetime | None
+    created_by: str
+    created_at: datetime
+    removed_at: datetime | None
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "contact": self.contact,
+            "student": self.student,
+            "field": self.field,
+            "value": self.value,
+            "reason": self.reason,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "removed_at": self.removed_at.isoformat() if self.removed_at else None,
+        }
+
+
+def _snapshot(override: Override | None) -> dict | None:
+    if override is None:
+        return None
+    return {
+        "field": override.field,
+        "value": override.value,
+        "reason": override.reason,
+        "expires_at": override.expires_at.isoformat() if override.expires_at else None,
+    }
+
+
+def get_link(district: District, contact_code: str, student_code: str) -> Link:
+    try:
+        return Link.objects.select_related("contact", "student").get(
+            district=district, contact__sis_code=contact_code, student__sis_code=student_code
+        )
+    except Link.DoesNotExist:
+        raise OverrideRejected(f"{contact_code} is not linked to {student_code} in this district") from None
+
+
+def _refresh(district: District, link: Link, actor: str) -> None:
+    evaluate_links(district, f"SELECT {int(link.contact_id)} AS person_id")
+    reconcile_people(district, [link.contact_id], actor=actor)
+
+
+def set_override(
+    district: District,
+    *,
+    contact: str,
+    student: str,
+    field: str,
+    value: bool,
+    reason: str,
+    actor: str,
+    expires_at: datetime | None = None,
+) -> Override:
+    """Force `field` ("portal" or a section) of the contact→student link on or off, replacing any override
+    already in force for that field."""
+    if field not in OverrideField.values:
+        raise OverrideRejected(f"unknown field {field!r} (one of: {', '.join(OverrideField.values)})")
+    if not reason.strip():
+        raise OverrideRejected("an override needs a reason (it is shown to every admin who meets it)")
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        raise OverrideRejected(f"the expiry {expires_at:%Y-%m-%d %H:%M} is already past")
+    link = get_link(district, contact, student)
+    with transaction.atomic():
+        previous = (
+            Override.objects.select_for_update()
+            .filter(link=link, field=field, removed_at__isnull=True)
+            .first()
+        )
+        if previous is not None:
+            previous.removed_at, previous.removed_by = now, actor
+            previous.save(update_fields=["removed_at", "removed_by"])
+        override = Override.objects.create(
+            district=district,
+            link=link,
+            field=field,
+            value=value,
+            reason=reason.strip(),
+            expires_at=expires_at,
+            created_by=actor,
+            created_at=now,
+        )
+        audit.record(
+            district,
+            actor,
+            "override.set",
+            target_type="link",
+            target_id=link.pk,
+            target_label=f"{contact} → {student}",
+            before=_snapshot(previous),
+            after=_snapshot(override),
+        )
+        _refresh(district, link, actor)
+    return override
+
+
+def remove_override(district: District, override_id: int, *, actor: str) -> Override:
+    """Hand the field back to the rules."""
+    with transaction.atomic():
+        try:
+            override = (
+                Override.objects.select_for_update()
+                .select_related("link__contact", "link__student")
+                .get(district=district, pk=override_id)
+            )
+        except Override.DoesNotExist:
+            raise OverrideRejected(f"no override {override_id} in this district") from None
+        if override.removed_at is not None:
+            raise OverrideRejected(
+                f"override {override_id} was already removed on {override.removed_at:%Y-%m-%d}"
+            )
+        before = _snapshot(override)
+        override.removed_at, override.removed_by = timezone.now(), actor
+        override.save(update_fields=["removed_at", "removed_by"])
+        link = override.link
+        audit.record(
+            district,
+            actor,
+            "override.removed",
+            target_type="link",
+            target_id=link.pk,
+            target_label=f"{link.contact.sis_code} → {link.student.sis_code}",
+            before=before,
+            after=None,
+        )
+        _refresh(district, link, actor)
+    return override
+
+
+def list_overrides(
+    district: District, *, include_removed: bool = False, contact: str | None = None
+) -> list[OverrideRow]:
+    """Overrides of the district (in force only, unless asked), newest first."""
+    qs = Override.objects.filter(district=district).select_related("link__contact", "link__student")
+    if not include_removed:
+        qs = qs.filter(removed_at__isnull=True).exclude(expires_at__lte=timezone.now())
+    if contact:
+        qs = qs.filter(link__contact__sis_code=contact)
+    return [
+        OverrideRow(
+            o.pk,
+            o.link.contact.sis_code,
+            o.link.student.sis_code,
+            o.field,
+            o.value,
+            o.reason,
+            o.expires_at,
+            o.created_by,
+            o.created_at,
+            o.removed_at,
+        )
+        for o in qs.order_by("-created_at", "-pk")
+    ]

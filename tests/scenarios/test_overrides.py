@@ -1,0 +1,113 @@
+"""Overrides that survive sync (issue 3, item 4), and per-student permissions (item 3), through the CLI."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from schoolgate.core.models import AuditEvent
+from schoolgate.people.models import Override
+from tests.builders import write_oneroster
+from tests.sync.helpers import accounts_by_person
+
+ORGS = [{"sourcedId": "north", "type": "school"}]
+USERS = [
+    {"sourcedId": "kid", "role": "student", "orgSourcedIds": "north", "agentSourcedIds": "mum,aunt"},
+    {"sourcedId": "sib", "role": "student", "orgSourcedIds": "north", "agentSourcedIds": "mum"},
+    {"sourcedId": "mum", "role": "parent", "orgSourcedIds": "north"},
+    {"sourcedId": "aunt", "role": "relative", "orgSourcedIds": "north"},
+]
+
+
+def person(cli, slug, code):
+    result = cli("person", slug, code, "--json")
+    assert result.code == 0, result.stdout
+    return result.json
+
+
+def link_to(doc, other):
+    return next(link for link in doc["links"] if other in (link.get("student"), link.get("contact")))
+
+
+def test_portal_override_survives_sync_and_is_reported(cli, district, tmp_path):
+    path = write_oneroster(tmp_path, users=USERS, orgs=ORGS)
+    assert cli("sync", district.slug, path, "--json").json["status"] == "applied"
+    assert "aunt" not in accounts_by_person(cli, district.slug), "relatives get no access by rule"
+
+    result = cli(
+        "override", "set", district.slug, "aunt", "kid", "--field", "portal", "--value", "on",
+        "--reason", "court order 2026-114: aunt is the carer", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.stdout
+    override_id = result.json["override"]["id"]
+    assert accounts_by_person(cli, district.slug)["aunt"]["students"] == ["kid"], "in force at once"
+    event = AuditEvent.objects.get(district=district, action="override.set")
+    assert event.after["value"] is True and "court order" in event.after["reason"] and event.before is None
+
+    resync = cli("sync", district.slug, path, "--json").json
+    assert resync["counts"]["overrides"] == {"sis_disagrees": 1}
+    assert any("override kept: aunt → kid portal is forced on" in w["message"] for w in resync["warnings"])
+    link = link_to(person(cli, district.slug, "aunt"), "kid")
+    assert (link["portal_flag"], link["rule_flag"], link["flag_rule"]) == (True, False, "relatives-no-access")
+    assert accounts_by_person(cli, district.slug)["aunt"]["students"] == ["kid"], "the sync kept the override"
+
+    listed = cli("override", "list", district.slug, "--json").json["overrides"]
+    assert [(o["id"], o["contact"], o["field"], o["value"]) for o in listed] == [
+        (override_id, "aunt", "portal", True)
+    ]
+
+    removed = cli("override", "remove", district.slug, str(override_id), "--json")
+    assert removed.code == 0 and removed.json["override"]["removed_at"]
+    assert "aunt" not in accounts_by_person(cli, district.slug), "back to the rules: withdrawn"
+    assert AuditEvent.objects.filter(district=district, action="override.removed").count() == 1
+    assert cli("override", "list", district.slug, "--json").json["overrides"] == []
+
+
+def test_section_override_and_sibling_added_without_touching_the_first_child(cli, district, tmp_path):
+    first = [u for u in USERS if u["sourcedId"] != "sib"]
+    first[1] = dict(first[1])
+    cli("sync", district.slug, write_oneroster(tmp_path / "a", users=first, orgs=ORGS), "--json")
+    assert link_to(person(cli, district.slug, "mum"), "kid")["sections"] == [
+        "reports", "assessments", "timetable", "attendance", "courses"
+    ]  # fmt: skip
+    assert cli(
+        "override", "set", district.slug, "mum", "kid", "--field", "reports", "--value", "off",
+        "--reason", "reports withheld pending fee dispute", "--json",
+    ).code == 0  # fmt: skip
+    # A sibling arrives: mum gets the new child without any change to the first child's access.
+    result = cli("sync", district.slug, write_oneroster(tmp_path / "b", users=USERS, orgs=ORGS), "--json")
+    assert result.json["status"] == "applied"
+    mum = person(cli, district.slug, "mum")
+    assert link_to(mum, "kid")["sections"] == ["assessments", "timetable", "attendance", "courses"]
+    assert link_to(mum, "sib")["sections"] == ["reports", "assessments", "timetable", "attendance", "courses"]
+    assert accounts_by_person(cli, district.slug)["mum"]["students"] == ["kid", "sib"]
+
+
+def test_expired_override_hands_back_to_the_rules_at_the_next_sync(cli, district, tmp_path):
+    path = write_oneroster(tmp_path, users=USERS, orgs=ORGS)
+    cli("sync", district.slug, path, "--json")
+    until = (timezone.now() + timedelta(days=30)).strftime("%Y-%m-%d")
+    assert cli(
+        "override", "set", district.slug, "aunt", "kid", "--field", "portal", "--value", "on",
+        "--reason", "temporary carer", "--until", until, "--json",
+    ).code == 0  # fmt: skip
+    assert "aunt" in accounts_by_person(cli, district.slug)
+    Override.objects.filter(district=district).update(expires_at=timezone.now() - timedelta(minutes=1))
+    assert cli("sync", district.slug, path, "--json").json["counts"]["overrides"] == {"sis_disagrees": 0}
+    assert "aunt" not in accounts_by_person(cli, district.slug)
+
+
+def test_override_input_is_checked(cli, district, tmp_path):
+    cli("sync", district.slug, write_oneroster(tmp_path, users=USERS, orgs=ORGS), "--json")
+    base = ["override", "set", district.slug]
+    assert (
+        cli(*base, "aunt", "sib", "--field", "portal", "--value", "on", "--reason", "x", "--json").code == 1
+    )
+    assert (
+        cli(*base, "aunt", "kid", "--field", "portal", "--value", "on", "--reason", " ", "--json").code == 1
+    )
+    assert cli(*base, "aunt", "kid", "--field", "portal", "--value", "on", "--reason", "x", "--until",
+               "2020-01-01", "--json").code == 1  # fmt: skip
+    assert cli(*base, "aunt", "kid", "--field", "grades", "--value", "on", "--reason", "x").code == 2
+    assert Override.objects.count() == 0
