@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from schoolgate.accounts import lifecycle
+from schoolgate.accounts import lifecycle, supersession
 from schoolgate.accounts.models import Account, AccountState, RevokeReason
 from schoolgate.accounts.moves import Selection
 from schoolgate.core import sql
@@ -54,6 +54,7 @@ class Plan:
     counts: Counter = field(default_factory=Counter)
     revoking: int = 0  # invited/active accounts that would move to ready_to_revoke
     holding: int = 0  # invited/active accounts before the run: the guard's base
+    matches: list[supersession.Found] = field(default_factory=list)  # successors found, strong and weak
 
     def as_dict(self) -> dict[str, int]:
         return {move: self.counts.get(move, 0) for move in MOVES}
@@ -86,12 +87,12 @@ def plan(district: District, scope: str | None = None) -> Plan:
             cursor,
             PLAN_TABLE,
             "person_id BIGINT PRIMARY KEY, account_id BIGINT, move VARCHAR(12), old_state VARCHAR(20),"
-            " reason VARCHAR(20)",
+            " reason VARCHAR(20), successor_id BIGINT",
         )
         # may_see: a link the contact may use to see the student right now.
         cursor.execute(
             f"""
-            INSERT INTO {PLAN_TABLE} (person_id, account_id, move, old_state, reason)
+            INSERT INTO {PLAN_TABLE} (person_id, account_id, move, old_state, reason, successor_id)
             SELECT t.person_id, t.account_id,
                 CASE
                     WHEN t.account_id IS NULL THEN CASE WHEN t.eligible {truthy} THEN 'list' END
@@ -100,14 +101,18 @@ def plan(district: District, scope: str | None = None) -> Plan:
                     ELSE CASE
                         WHEN t.state = %s THEN 'withdraw'
                         WHEN t.state IN (%s, %s) THEN 'flag'
-                        WHEN t.state = %s AND t.cur_reason <> t.reason THEN 'flag'
+                        WHEN t.state = %s AND (t.cur_reason <> t.reason
+                                               OR {sql.differs("t.cur_successor", "t.successor_id")}) THEN 'flag'
                     END
                 END,
-                t.state, t.reason
+                t.state, t.reason, t.successor_id
             FROM (
                 SELECT p.id AS person_id, a.id AS account_id, a.state AS state, a.reason AS cur_reason,
-                    (p.in_sis AND p.enabled AND (p.login_allowed OR COALESCE(cl.may_see, 0) = 1)) AS eligible,
+                    a.successor_id AS cur_successor, p.merged_into_id AS successor_id,
+                    (p.in_sis AND p.enabled AND p.merged_into_id IS NULL
+                     AND (p.login_allowed OR COALESCE(cl.may_see, 0) = 1)) AS eligible,
                     CASE
+                        WHEN p.merged_into_id IS NOT NULL THEN %s
                         WHEN NOT p.in_sis THEN %s
                         WHEN NOT p.enabled OR p.kind <> %s THEN %s
                         WHEN COALESCE(cl.has_student, 0) = 1 THEN %s
@@ -131,7 +136,7 @@ def plan(district: District, scope: str | None = None) -> Plan:
             [
                 S.READY_TO_REVOKE, S.REVOKED,
                 S.READY_TO_PROVISION, S.INVITED, S.ACTIVE, S.READY_TO_REVOKE,
-                RevokeReason.LEFT_SIS, PersonKind.CONTACT, RevokeReason.FLAG_REMOVED,
+                RevokeReason.SUPERSEDED, RevokeReason.LEFT_SIS, PersonKind.CONTACT, RevokeReason.FLAG_REMOVED,
                 RevokeReason.FLAG_REMOVED, RevokeReason.NO_STUDENTS, RevokeReason.NOT_LINKED,
                 district.pk, district.pk,
             ],
@@ -140,6 +145,7 @@ def plan(district: District, scope: str | None = None) -> Plan:
         cursor.execute(f"CREATE INDEX {PLAN_TABLE}_move_idx ON {PLAN_TABLE} (move)")
         sql.analyze(cursor, PLAN_TABLE)
         result = Plan()
+        result.matches = supersession.detect(district, PLAN_TABLE)
         cursor.execute(f"SELECT move, COUNT(*) FROM {PLAN_TABLE} GROUP BY move")
         result.counts.update(dict(cursor.fetchall()))
         result.revoking = sql.scalar(
@@ -162,8 +168,9 @@ def planned_moves(limit: int | None = None) -> list[dict]:
         rows = sql.fetch_dicts(
             cursor,
             f"""SELECT p.sis_code AS person, p.kind AS kind, m.move AS move, m.old_state AS old_state,
-                       m.reason AS reason
+                       m.reason AS reason, n.sis_code AS successor
                 FROM {PLAN_TABLE} m JOIN {person} p ON p.id = m.person_id
+                LEFT JOIN {person} n ON n.id = m.successor_id
                 ORDER BY m.move, p.sis_code {cap}""",
         )
     return [
@@ -173,6 +180,7 @@ def planned_moves(limit: int | None = None) -> list[dict]:
             "from": row["old_state"],
             "to": MOVE_TARGET[row["move"]],
             "reason": row["reason"] if row["move"] == "flag" else None,
+            "successor": row["successor"],
         }
         for row in rows
     ]
@@ -181,9 +189,7 @@ def planned_moves(limit: int | None = None) -> list[dict]:
 def apply(district: District, *, actor: str, run_id: int | None = None) -> dict[str, int]:
     """Carry out the stored plan through the lifecycle functions; returns moves made per kind."""
     done: dict[str, int] = {}
-    pick = (
-        f"SELECT account_id, reason, CAST(NULL AS BIGINT) AS successor_id FROM {PLAN_TABLE} WHERE move = %s"
-    )
+    pick = f"SELECT account_id, reason, successor_id FROM {PLAN_TABLE} WHERE move = %s"
     with transaction.atomic():
         done["list"] = lifecycle.list_for_provisioning(
             district, f"SELECT person_id FROM {PLAN_TABLE} WHERE move = 'list'", actor=actor, run_id=run_id

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from schoolgate.accounts import reconcile
+from schoolgate.accounts import reconcile, supersession
+from schoolgate.accounts.transfer import transfer_login
 from schoolgate.core import audit
 from schoolgate.core.models import District
 from schoolgate.people import evaluation
@@ -51,6 +52,7 @@ class SyncOutcome:
     warnings: list[Problem] = field(default_factory=list)
     diff: list[dict] | None = None
     format: str = ""
+    matches: list[dict] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -63,6 +65,8 @@ class SyncOutcome:
         }
         if self.diff is not None:
             doc["diff"] = self.diff
+        if self.matches:
+            doc["matches"] = self.matches
         return doc
 
 
@@ -194,6 +198,12 @@ def _apply(
     plan = reconcile.plan(district, scope)
     held = guard_trips(district, plan.revoking, plan.holding)
     outcome.counts["accounts"] = {MOVE_NAMES[k]: v for k, v in plan.as_dict().items()}
+    outcome.counts["identity"] = {
+        "strong": sum(m.strength == "strong" for m in plan.matches),
+        "weak": sum(m.strength == "weak" for m in plan.matches),
+        "transferred": 0,
+    }
+    outcome.matches = [m.as_dict() for m in plan.matches]
     outcome.counts["guard"] = {
         "revoking": plan.revoking,
         "holding": plan.holding,
@@ -208,6 +218,12 @@ def _apply(
         raise _RollBack(outcome)
     step("apply")
     reconcile.apply(district, actor=audit.SYSTEM_SYNC, run_id=run.pk if run else None)
+    transferred = 0
+    if district.auto_transfer_strong_matches:  # district policy: carry logins over on strong evidence
+        for old, new in supersession.pending_transfers(district, plan.matches):
+            transfer_login(district, old, new, actor=audit.SYSTEM_SYNC)
+            transferred += 1
+    outcome.counts["identity"]["transferred"] = transferred
     outcome.status = SyncStatus.APPLIED.value
     if confirm and run is not None:
         # A confirmed run settles the held runs of the same files: they need no further action.

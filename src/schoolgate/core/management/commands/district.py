@@ -34,6 +34,16 @@ class Command(SchoolgateCommand):
         change.add_argument(
             "--guard-minimum", type=int, help="a sync flagging this many accounts or fewer is never held"
         )
+        change.add_argument(
+            "--auto-transfer",
+            choices=["on", "off"],
+            help="carry a login over to its successor record by itself when the identity match is strong",
+        )
+        change.add_argument(
+            "--username-source",
+            choices=["chosen", "sis", "email"],
+            help="where usernames come from: chosen at activation, the SIS username, or the e-mail address",
+        )
         change.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         lst = sub.add_parser("list", help="list districts")
         lst.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -79,6 +89,10 @@ class Command(SchoolgateCommand):
             district.revoke_guard_share = share
         if minimum is not None:
             district.revoke_guard_minimum = minimum
+        if options["auto_transfer"] is not None:
+            district.auto_transfer_strong_matches = options["auto_transfer"] == "on"
+        if options["username_source"] is not None:
+            district.username_source = options["username_source"]
         with transaction.atomic():
             district.save()
             after = self.describe(district)["district"]
@@ -97,6 +111,8 @@ class Command(SchoolgateCommand):
                 "id": district.pk,
                 "guard_share": district.revoke_guard_share,
                 "guard_minimum": district.revoke_guard_minimum,
+                "auto_transfer": district.auto_transfer_strong_matches,
+                "username_source": district.username_source,
             }
         }
 
