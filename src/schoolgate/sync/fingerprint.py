@@ -72,10 +72,13 @@ def digests(snapshot: Snapshot) -> pl.DataFrame:
 def stored_digests(cursor: Any, district: District) -> pl.DataFrame:
     """code, stored fingerprint, in_sis of every person the district holds (PostgreSQL: one COPY)."""
     person = sql.table(Person)
-    schema = {"code": pl.Utf8, "stored": pl.Int64, "in_sis": pl.Int64}
+    schema = {"code": pl.Utf8, "stored": pl.Int64, "in_sis": pl.Int64, "grp": pl.Utf8}
+    # grp: the code of the record a merged record was merged into (else its own), so merged groups are
+    # restaged together.
     query = (
-        f"SELECT sis_code, sis_digest, CASE WHEN in_sis THEN 1 ELSE 0 END FROM {person}"
-        f" WHERE district_id = {int(district.pk)}"
+        f"SELECT p.sis_code, p.sis_digest, CASE WHEN p.in_sis THEN 1 ELSE 0 END, COALESCE(m.sis_code, p.sis_code)"
+        f" FROM {person} p LEFT JOIN {person} m ON m.id = p.merged_into_id"
+        f" WHERE p.district_id = {int(district.pk)}"
     )
     if sql.is_postgres():
         buffer = io.BytesIO()
@@ -129,6 +132,19 @@ def check_references(snapshot: Snapshot, max_problems: int) -> list[Problem]:
     return problems
 
 
+def _with_merged_groups(dirty: pl.DataFrame, new: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
+    """If one record of a merged group changed, restage the whole group (they declare relations together)."""
+    merged = stored.filter(pl.col("grp") != pl.col("code"))
+    if merged.height == 0:
+        return dirty
+    groups = stored.select("code", "grp").filter(pl.col("grp").is_in(merged.get_column("grp").implode()))
+    touched = groups.join(dirty.select("code"), on="code", how="semi").select("grp").unique()
+    extra = (
+        groups.join(touched, on="grp", how="semi").join(new, on="code", how="inner").select("code", "digest")
+    )
+    return pl.concat([dirty, extra], how="vertical").unique(subset="code", keep="first")
+
+
 def narrow(
     cursor: Any, district: District, snapshot: Snapshot, *, full: bool = False, max_problems: int = 200
 ) -> Narrowed:
@@ -152,6 +168,7 @@ def narrow(
         | (pl.col("stored") != pl.col("digest"))
         | ~pl.col("in_sis").fill_null(False)
     ).select("code", "digest")
+    dirty = _with_merged_groups(dirty, new, stored)
     gone = stored.filter(pl.col("in_sis")).join(new, on="code", how="anti").select("code")
     people = snapshot.people.join(dirty, on="code", how="inner").filter(pl.col("status") == "active")
     retired = gone.select(

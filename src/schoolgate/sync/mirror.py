@@ -231,7 +231,19 @@ class _Mirror:
                 WHERE NOT EXISTS (SELECT 1 FROM {SCOPE_TABLE} x WHERE x.person_id = p.id)""",
             [self.district.pk],
         )
-        self.execute(f"INSERT INTO {DECLARERS_TABLE} SELECT person_id FROM {SCOPE_TABLE}")
+        # Records merged into others are in scope with the record that absorbed them, which declares for both.
+        self.execute(
+            f"""INSERT INTO {SCOPE_TABLE} SELECT DISTINCT p.merged_into_id FROM sg_person o
+                JOIN {person} p ON p.district_id = %s AND p.sis_code = o.code
+                WHERE p.merged_into_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM {SCOPE_TABLE} x WHERE x.person_id = p.merged_into_id)""",
+            [self.district.pk],
+        )
+        self.execute(
+            f"""INSERT INTO {DECLARERS_TABLE} SELECT DISTINCT COALESCE(p.merged_into_id, p.id) FROM sg_person o
+                JOIN {person} p ON p.district_id = %s AND p.sis_code = o.code""",
+            [self.district.pk],
+        )
         sql.analyze(self.cursor, SCOPE_TABLE, DECLARERS_TABLE)
 
     def check_references(self, relations: Mode, memberships: Mode) -> None:
@@ -278,6 +290,8 @@ class _Mirror:
             "link to {value!r} ignored: a link joins one student and one contact",
             warning=True,
         )
+        # A merged record's SIS code is an alias: its relations belong to the record it was merged into.
+        a_id, b_id = "COALESCE(a.merged_into_id, a.id)", "COALESCE(b.merged_into_id, b.id)"
         sql.create_temp_table(
             self.cursor,
             "sg_pair",
@@ -286,8 +300,8 @@ class _Mirror:
         self.execute(
             f"""INSERT INTO sg_pair
                 SELECT student_id, contact_id, MAX(relationship), MAX(by_student), MAX(by_contact) FROM (
-                    SELECT CASE WHEN a.kind = 'student' THEN a.id ELSE b.id END AS student_id,
-                           CASE WHEN a.kind = 'student' THEN b.id ELSE a.id END AS contact_id,
+                    SELECT CASE WHEN a.kind = 'student' THEN {a_id} ELSE {b_id} END AS student_id,
+                           CASE WHEN a.kind = 'student' THEN {b_id} ELSE {a_id} END AS contact_id,
                            r.relationship AS relationship,
                            CASE WHEN a.kind = 'student' THEN 1 ELSE 0 END AS by_student,
                            CASE WHEN a.kind = 'student' THEN 0 ELSE 1 END AS by_contact

@@ -1,0 +1,79 @@
+"""DOMAIN.md scenario 5: two siblings whose mother was entered as two contact records. Detected as likely
+duplicates (the father sharing the household e-mail is not), merged in one action, after which one login sees
+both children — and the next sync, narrowed or full, does not undo the merge."""
+
+from __future__ import annotations
+
+from schoolgate.accounts import lifecycle
+from schoolgate.accounts.models import Account
+from schoolgate.core.models import AuditEvent
+from schoolgate.people.models import Link, Person
+from tests.builders import write_oneroster
+from tests.sync.helpers import accounts_by_person
+
+ORGS = [{"sourcedId": "north", "type": "school"}, {"sourcedId": "south", "type": "school"}]
+
+
+def users() -> list[dict]:
+    rosa = {"role": "parent", "givenName": "Rosa", "email": "diaz.family@example.org"}
+    return [
+        {"sourcedId": "k1", "role": "student", "orgSourcedIds": "north", "agentSourcedIds": "rosa1,luis"},
+        {"sourcedId": "k2", "role": "student", "orgSourcedIds": "south", "agentSourcedIds": "rosa2,luis"},
+        {"sourcedId": "rosa1", "orgSourcedIds": "north", "familyName": "Díaz", **rosa},
+        {"sourcedId": "rosa2", "orgSourcedIds": "south", "familyName": "Diaz", **rosa, "phone": "555 0100"},
+        {"sourcedId": "luis", "role": "parent", "orgSourcedIds": "north", "givenName": "Luis", "familyName": "Diaz",
+         "email": "diaz.family@example.org"},
+    ]  # fmt: skip
+
+
+def test_sibling_duplicates_are_merged_and_the_merge_survives_resync(cli, district, tmp_path):
+    path = write_oneroster(tmp_path, users=users(), orgs=ORGS)
+    assert cli("sync", district.slug, path, "--json").json["status"] == "applied"
+    cli("provision", district.slug, "--all", "--json")
+    account = Account.objects.get(person__sis_code="rosa1")
+    lifecycle.activate_account(account, username="rosa", password="a long passphrase", actor="portal")
+    before = accounts_by_person(cli, district.slug)
+    assert (before["rosa1"]["students"], before["rosa2"]["students"]) == (["k1"], ["k2"]), (
+        "one child per login"
+    )
+
+    pairs = cli("duplicates", district.slug, "--json").json["pairs"]
+    assert pairs == [{"keep": "rosa1", "drop": "rosa2", "score": 0.9,
+                      "reasons": ["email", "family name", "given name"]}]  # fmt: skip
+
+    merged = cli("merge", district.slug, "rosa1", "rosa2", "--json")
+    assert merged.code == 0, merged.stdout
+    assert merged.json["merged"] == {"keep": "rosa1", "drop": "rosa2", "students_moved": ["k2"],
+                                     "login_transferred": False}  # fmt: skip
+    after = accounts_by_person(cli, district.slug)
+    assert (after["rosa1"]["state"], after["rosa1"]["students"]) == ("active", ["k1", "k2"]), (
+        "one login, both children"
+    )
+    assert (after["rosa2"]["state"], after["rosa2"]["reason"], after["rosa2"]["successor"]) == (
+        "ready_to_revoke", "superseded", "rosa1"
+    ), "her second (never used) welcome waits for revocation"  # fmt: skip
+    event = AuditEvent.objects.get(district=district, action="person.merged")
+    assert event.after["aliases"] == ["rosa2"] and event.after["students_moved"] == ["k2"]
+    assert Person.objects.get(sis_code="rosa2").merged_into.sis_code == "rosa1", "history keeps both codes"
+    assert cli("duplicates", district.slug, "--json").json["pairs"] == []
+
+    for flags in ((), ("--full",)):
+        resync = cli("sync", district.slug, path, "--json", *flags)
+        assert resync.json["status"] == "applied", resync.stdout
+        assert accounts_by_person(cli, district.slug)["rosa1"]["students"] == ["k1", "k2"]
+        assert not Link.objects.filter(contact__sis_code="rosa2").exists(), "no link recreated on the alias"
+        assert resync.json["counts"]["links"]["added"] == 0
+
+
+def test_merge_carries_the_only_login_over_and_rejects_nonsense(cli, district, tmp_path):
+    cli("sync", district.slug, write_oneroster(tmp_path, users=users(), orgs=ORGS), "--json")
+    account = Account.objects.get(person__sis_code="rosa2")
+    lifecycle.provision_account(account, actor="test")
+    lifecycle.activate_account(account, username="rosa", password="a long passphrase", actor="portal")
+    result = cli("merge", district.slug, "rosa1", "rosa2", "--json").json["merged"]
+    assert result["login_transferred"] is True
+    accounts = accounts_by_person(cli, district.slug)
+    assert (accounts["rosa1"]["username"], accounts["rosa1"]["students"]) == ("rosa", ["k1", "k2"])
+    assert cli("merge", district.slug, "rosa1", "rosa2", "--json").code == 1, "already merged"
+    assert cli("merge", district.slug, "k1", "luis", "--json").code == 1, "students are not merged"
+    assert cli("merge", district.slug, "luis", "nobody", "--json").code == 1
