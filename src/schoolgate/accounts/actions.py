@@ -51,16 +51,16 @@ def _run(
             found, unknown = lifecycle.accounts_for_codes(district, codes)
             if unknown:
                 raise UnknownPeople(unknown)
-            moved = set(transition(district, select_accounts(a.pk for a in found.values())).moved)
+            outcome = transition(district, select_accounts(a.pk for a in found.values()))
+            moved = set(outcome.moved)
             for code, account in found.items():
                 if account.pk in moved:
                     result.done += 1
                     result.results.append({"person": code, "result": verb})
                 else:
                     result.skipped += 1
-                    result.results.append(
-                        {"person": code, "result": "skipped", "detail": f"the account is {account.state}"}
-                    )
+                    detail = outcome.refused.get(account.pk) or f"the account is {account.state}"
+                    result.results.append({"person": code, "result": "skipped", "detail": detail})
         elif all_in_state:
             selection = Selection(
                 f"""SELECT id AS account_id, CAST(NULL AS VARCHAR(20)) AS reason,
@@ -68,12 +68,21 @@ def _run(
                     FROM {sql.table(Account)} WHERE district_id = %s AND state = %s""",
                 (district.pk, all_in_state),
             )
-            moved_ids = transition(district, selection).moved
+            outcome = transition(district, selection)
+            moved_ids = outcome.moved
+            result.skipped = len(outcome.refused)
+            refused_codes = dict(
+                Account.objects.filter(pk__in=list(outcome.refused)).values_list("pk", "person__sis_code")
+            )
+            skipped = [
+                {"person": refused_codes[pk], "result": "skipped", "detail": why}
+                for pk, why in outcome.refused.items()
+            ]
             codes_by_id = dict(
                 Account.objects.filter(pk__in=moved_ids).values_list("pk", "person__sis_code").iterator()
             )
             result.done = len(moved_ids)
-            result.results = [{"person": codes_by_id[i], "result": verb} for i in sorted(moved_ids)]
+            result.results = [{"person": codes_by_id[i], "result": verb} for i in sorted(moved_ids)] + skipped
     return result
 
 

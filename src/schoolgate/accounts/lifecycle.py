@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from schoolgate.accounts.models import Account, AccountState, Invitation, RevokeReason
 from schoolgate.accounts.moves import MoveResult, Selection, audit_json, move, select_accounts
+from schoolgate.accounts.username_claims import assign_for_provisioning
 from schoolgate.accounts.usernames import InvalidUsername, clean_username, username_key
 from schoolgate.core import audit, sql
 from schoolgate.core.models import AuditEvent, District
@@ -147,6 +148,9 @@ def provision(
     now = timezone.now()
     invitation = sql.table(Invitation)
     with transaction.atomic():
+        refused: dict[int, str] = {}
+        if district.username_source != "chosen":  # the username comes from the SIS: take it now, if free
+            selection, refused = assign_for_provisioning(district, selection)
         result = move(
             district,
             action="account.provisioned",
@@ -170,6 +174,7 @@ def provision(
                 )
             ],
         )
+    result.refused = refused
     if not want_ids:
         result.moved = []
     return result

@@ -39,14 +39,22 @@ class MoveResult:
 
     moved: list[int] = field(default_factory=list)
     count: int = 0
+    # Accounts the transition refused for a reason other than their state (e.g. no free username), and why.
+    refused: dict[int, str] = field(default_factory=dict)
 
 
-def select_accounts(account_ids: Iterable[int]) -> Selection:
-    """A selection of explicit account ids (for single and hand-picked bulk actions)."""
+def select_accounts(account_ids: Iterable[int], *, reason: str | None = None) -> Selection:
+    """A selection of explicit account ids (for single and hand-picked bulk actions), optionally carrying the
+    reason a flag_for_revocation should record."""
     ids = sorted(set(account_ids))
     with connection.cursor() as cursor:
         sql.create_temp_table(cursor, SELECTED_TABLE, "account_id BIGINT PRIMARY KEY")
         sql.load_rows(cursor, SELECTED_TABLE, ["account_id"], [(i,) for i in ids])
+    if reason:
+        return Selection(
+            f"SELECT account_id, %s AS reason, CAST(NULL AS BIGINT) AS successor_id FROM {SELECTED_TABLE}",
+            (reason,),
+        )
     return Selection(
         f"SELECT account_id, CAST(NULL AS VARCHAR(20)) AS reason, CAST(NULL AS BIGINT) AS successor_id FROM {SELECTED_TABLE}"
     )

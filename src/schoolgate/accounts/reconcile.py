@@ -97,7 +97,8 @@ def plan(district: District, scope: str | None = None) -> Plan:
                 CASE
                     WHEN t.account_id IS NULL THEN CASE WHEN t.eligible {truthy} THEN 'list' END
                     WHEN t.eligible {truthy} THEN
-                        CASE t.state WHEN %s THEN 'restore' WHEN %s THEN 'reinstate' END
+                        CASE WHEN t.state = %s AND t.cur_reason <> 'duplicate_username' THEN 'restore'
+                             WHEN t.state = %s THEN 'reinstate' END
                     ELSE CASE
                         WHEN t.state = %s THEN 'withdraw'
                         WHEN t.state IN (%s, %s) THEN 'flag'

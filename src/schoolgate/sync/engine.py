@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from schoolgate.accounts import reconcile, supersession
+from schoolgate.accounts import reconcile, supersession, username_policy
 from schoolgate.accounts.transfer import transfer_login
 from schoolgate.core import audit
 from schoolgate.core.models import District
@@ -218,6 +218,10 @@ def _apply(
         raise _RollBack(outcome)
     step("apply")
     reconcile.apply(district, actor=audit.SYSTEM_SYNC, run_id=run.pk if run else None)
+    if district.username_source != "chosen":  # usernames follow the SIS: take changes, flag clashes
+        outcome.counts["usernames"] = username_policy.follow_sis(
+            district, scope, actor=audit.SYSTEM_SYNC, run_id=run.pk if run else None
+        )
     transferred = 0
     if district.auto_transfer_strong_matches:  # district policy: carry logins over on strong evidence
         for old, new in supersession.pending_transfers(district, plan.matches):

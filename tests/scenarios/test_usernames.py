@@ -1,0 +1,87 @@
+"""DOMAIN.md scenario 4: the same username on two accounts — a staff member and a parent with the same e-mail
+at two schools, a username typed onto the wrong record in the SIS, an admin's edit. Prevented at creation,
+found and flagged when the SIS introduces one."""
+
+from __future__ import annotations
+
+from schoolgate.accounts import lifecycle
+from schoolgate.accounts.models import Account
+from schoolgate.core.models import AuditEvent
+from tests.builders import write_oneroster
+from tests.sync.helpers import accounts_by_person
+
+ORGS = [{"sourcedId": "north", "type": "school"}, {"sourcedId": "south", "type": "school"}]
+
+
+def users(parent_email: str = "j.park@district.example.org") -> list[dict]:
+    return [
+        {"sourcedId": "t1", "role": "teacher", "orgSourcedIds": "north", "givenName": "Jin", "familyName": "Park",
+         "email": "J.Park@district.example.org"},
+        {"sourcedId": "p1", "role": "parent", "orgSourcedIds": "south", "givenName": "Jin", "familyName": "Park",
+         "email": parent_email},
+        {"sourcedId": "k1", "role": "student", "orgSourcedIds": "south", "agentSourcedIds": "p1"},
+        {"sourcedId": "k2", "role": "student", "orgSourcedIds": "south", "agentSourcedIds": "p1"},
+        {"sourcedId": "p2", "role": "parent", "orgSourcedIds": "south", "email": "other@example.org"},
+        {"sourcedId": "k3", "role": "student", "orgSourcedIds": "south", "agentSourcedIds": "p2"},
+    ]  # fmt: skip
+
+
+def test_staff_and_parent_with_one_email_at_two_schools_never_share_a_username(cli, district, tmp_path):
+    assert cli("district", "set", district.slug, "--username-source", "email", "--json").code == 0
+    cli("sync", district.slug, write_oneroster(tmp_path, users=users(), orgs=ORGS), "--json")
+    assert cli("provision", district.slug, "t1", "--json").json["counts"] == {"provisioned": 1, "skipped": 0}
+    result = cli("provision", district.slug, "p1", "--json").json
+    assert result["results"] == [
+        {"person": "p1", "result": "skipped",
+         "detail": "the username 'j.park@district.example.org' is already used by t1"},
+    ]  # fmt: skip
+    accounts = accounts_by_person(cli, district.slug)
+    assert (accounts["t1"]["state"], accounts["t1"]["username"]) == ("invited", "J.Park@district.example.org")
+    assert (accounts["p1"]["state"], accounts["p1"]["username"]) == ("ready_to_provision", None)
+    everyone = cli("provision", district.slug, "--all", "--json").json
+    assert {"person": "p1", "result": "skipped",
+            "detail": "the username 'j.park@district.example.org' is already used by t1"} in everyone["results"]  # fmt: skip
+
+
+def test_a_sis_change_that_creates_a_clash_flags_the_newer_account(cli, district, tmp_path):
+    cli("district", "set", district.slug, "--username-source", "email", "--guard-minimum", "5", "--json")
+    separate = users(parent_email="jin.park@home.example.org")
+    cli("sync", district.slug, write_oneroster(tmp_path / "a", users=separate, orgs=ORGS), "--json")
+    assert cli("provision", district.slug, "t1", "p1", "p2", "--json").json["counts"] == {
+        "provisioned": 3,
+        "skipped": 0,
+    }
+    # Someone types the work address onto the parent record in the SIS.
+    doc = cli("sync", district.slug, write_oneroster(tmp_path / "b", users=users(), orgs=ORGS), "--json").json
+    assert doc["counts"]["usernames"] == {"changed": 0, "clashes": 1, "resolved": 0}
+    accounts = accounts_by_person(cli, district.slug)
+    assert (accounts["p1"]["state"], accounts["p1"]["reason"], accounts["p1"]["username"]) == (
+        "ready_to_revoke", "duplicate_username", "jin.park@home.example.org"
+    )  # fmt: skip
+    assert accounts["t1"]["state"] == "invited", "the older account keeps its username"
+    event = AuditEvent.objects.get(
+        district=district, action="account.flagged_for_revocation", target_label="p1"
+    )
+    assert event.after["reason"] == "duplicate_username"
+
+    # The SIS is corrected: the clash is gone and the parent's login is restored, with its new e-mail.
+    fixed = users(parent_email="jin@home.example.org")
+    doc = cli("sync", district.slug, write_oneroster(tmp_path / "c", users=fixed, orgs=ORGS), "--json").json
+    assert doc["counts"]["usernames"] == {"changed": 1, "clashes": 0, "resolved": 1}
+    accounts = accounts_by_person(cli, district.slug)
+    assert (accounts["p1"]["state"], accounts["p1"]["username"]) == ("invited", "jin@home.example.org")
+
+
+def test_admin_edits_cannot_create_a_clash(cli, district, tmp_path):
+    cli("sync", district.slug, write_oneroster(tmp_path, users=users(), orgs=ORGS), "--json")
+    for code, name in (("t1", "jpark"), ("p2", "other")):
+        account = Account.objects.get(person__sis_code=code)
+        lifecycle.provision_account(account, actor="test")
+        lifecycle.activate_account(account, username=name, password="a long passphrase", actor="test")
+    for clash in ("JPark", "ｊｐａｒｋ"):  # noqa: RUF001 - full-width letters are the same username after NFKC
+        result = cli("username", district.slug, "p2", clash, "--json")
+        assert result.code == 1 and "already used by t1" in result.json["error"]
+    ok = cli("username", district.slug, "p2", "parent.two", "--json")
+    assert ok.code == 0 and ok.json["account"]["username"] == "parent.two"
+    assert AuditEvent.objects.get(action="account.username_changed").before["username"] == "other"
+    assert cli("username", district.slug, "k3", "kid", "--json").code == 1, "no login to rename"
