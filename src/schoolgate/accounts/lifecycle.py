@@ -350,3 +350,46 @@ def accounts_for_codes(district: District, codes: Iterable[str]) -> tuple[dict[s
     }
     in_order = {code: found[code] for code in wanted if code in found}  # the order the admin gave them
     return in_order, [code for code in wanted if code not in found]
+
+
+def resend_welcome(account: Account, *, actor: str) -> Invitation:
+    """A fresh welcome link for an invited account; the previous link stops working. The state stays
+    `invited`, but the resend is audited like a transition."""
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
+        if locked.state != S.INVITED:
+            raise IllegalTransition(
+                f"cannot resend a welcome to {locked.person.sis_code}: the account is {locked.state}"
+            )
+        now = timezone.now()
+        closed = Invitation.objects.filter(
+            account=locked, used_at__isnull=True, withdrawn_at__isnull=True
+        ).update(withdrawn_at=now)
+        invitation = Invitation.objects.create(
+            district=locked.district,
+            account=locked,
+            created_at=now,
+            expires_at=now + timedelta(days=INVITATION_DAYS),
+        )
+        audit.record(
+            locked.district, actor, "account.welcome_resent", target_type="account", target_id=locked.pk,
+            target_label=locked.person.sis_code, before={"open_links": closed},
+            after={"open_links": 1, "expires_at": invitation.expires_at.isoformat()},
+        )  # fmt: skip
+    return invitation
+
+
+def unlock_account(account: Account, *, actor: str) -> None:
+    """Clear a lockout left by repeated failed logins."""
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().select_related("person").get(pk=account.pk)
+        if locked.locked_until is None and locked.failed_logins == 0:
+            return
+        before = {"locked_until": locked.locked_until.isoformat() if locked.locked_until else None,
+                  "failed_logins": locked.failed_logins}  # fmt: skip
+        locked.locked_until, locked.failed_logins = None, 0
+        locked.save(update_fields=["locked_until", "failed_logins"])
+        audit.record(
+            locked.district, actor, "account.unlocked", target_type="account", target_id=locked.pk,
+            target_label=locked.person.sis_code, before=before, after={"locked_until": None, "failed_logins": 0},
+        )  # fmt: skip

@@ -1,0 +1,106 @@
+"""Running the checks for a subject found by username, e-mail or SIS code (optionally against one student)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from schoolgate.accounts.doctor.account_checks import (
+    password_hint,
+    record_checks,
+    state_checks,
+    username_checks,
+)
+from schoolgate.accounts.doctor.context import Context
+from schoolgate.accounts.doctor.identity_checks import identity_checks
+from schoolgate.accounts.doctor.link_checks import flagged_contact_checks, student_checks
+from schoolgate.accounts.doctor.model import ERROR, INFO, Finding, Fix
+from schoolgate.accounts.models import Account, AccountState
+from schoolgate.accounts.usernames import username_key
+from schoolgate.core.models import District
+from schoolgate.people.models import Person, PersonKind
+
+
+class UnknownSubject(LookupError):
+    """The person or student named does not exist in the district."""
+
+
+@dataclass
+class Report:
+    subjects: list[str] = field(default_factory=list)
+    student: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"subjects": self.subjects, "student": self.student,
+                "findings": [f.as_dict() for f in self.findings]}  # fmt: skip
+
+
+def _subjects(district: District, username: str | None, email: str | None, code: str | None) -> list[Person]:
+    people = Person.objects.filter(district=district).select_related("merged_into")
+    if code is not None:
+        found = list(people.filter(sis_code=code))
+        if not found:
+            raise UnknownSubject(f"no person {code!r} in this district")
+        return found
+    if username is not None:
+        key = username_key(username.strip())
+        account = Account.objects.filter(district=district, username_key=key).select_related("person").first()
+        if account:
+            return [account.person]
+        # Not a login (yet): the SIS username or e-mail the person may be typing.
+        return [
+            p
+            for p in people.filter(sis_username__iexact=username.strip())
+            | people.filter(email__iexact=username.strip())
+        ]
+    assert email is not None
+    return list(people.filter(email__iexact=email.strip()).order_by("sis_code"))
+
+
+def diagnose(
+    district: District,
+    *,
+    username: str | None = None,
+    email: str | None = None,
+    person: str | None = None,
+    student: str | None = None,
+) -> Report:
+    """Findings for everyone the username, e-mail or code names (an e-mail may name a staff member and a parent)."""
+    subjects = _subjects(district, username, email, person)
+    the_student = None
+    if student is not None:
+        the_student = Person.objects.filter(
+            district=district, sis_code=student, kind=PersonKind.STUDENT
+        ).first()
+        if the_student is None:
+            raise UnknownSubject(f"no student {student!r} in this district")
+    report = Report(subjects=sorted(p.sis_code for p in subjects), student=student)
+    if not subjects:
+        asked = username or email
+        report.findings.append(Finding(
+            "unknown_user", ERROR, f"Nobody in {district.name} has the username or e-mail {asked!r}.",
+            Fix("check_spelling", "Check the spelling; if they have a login, 'Forgot your password' e-mails "
+                "the username.", f"schoolgate doctor {district.slug} --email ADDRESS"),
+            "",
+        ))  # fmt: skip
+        return report
+    for subject in sorted(subjects, key=lambda p: p.sis_code):
+        report.findings.extend(check(district, subject, the_student))
+    return report
+
+
+def check(district: District, person: Person, student: Person | None) -> list[Finding]:
+    ctx = Context(
+        district, person, Account.objects.filter(person=person).select_related("successor").first(), student
+    )
+    findings = [*record_checks(ctx), *state_checks(ctx), *username_checks(ctx), *identity_checks(ctx)]
+    if student is not None:
+        findings.extend(student_checks(ctx))
+    elif person.kind == PersonKind.STUDENT:
+        findings.extend(flagged_contact_checks(ctx))
+    sound = not any(f.severity == ERROR for f in findings)
+    if sound and ctx.account is not None and ctx.account.state == AccountState.ACTIVE:
+        findings.extend(password_hint(ctx))
+    order = {ERROR: 0, "warning": 1, INFO: 2}
+    return sorted(findings, key=lambda f: order[f.severity])
