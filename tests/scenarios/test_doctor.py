@@ -181,6 +181,14 @@ def test_ready_to_revoke_and_revoked(cli, school, tmp_path):
     assert codes(doctor(cli, school, "--person", "cat"))[0] == "revoked"
     doctor(cli, school, "--person", "cat", "--apply", "revoked")
     assert Account.objects.get(person__sis_code="cat").state == "invited"
+    actions = list(
+        AuditEvent.objects.filter(
+            target_label="cat", action__in=["account.reinstated", "account.provisioned"]
+        )
+        .order_by("id")
+        .values_list("action", flat=True)
+    )
+    assert actions[-2:] == ["account.reinstated", "account.provisioned"]
 
 
 def test_superseded_and_suggested_successors(cli, school, tmp_path):

@@ -58,6 +58,12 @@ def test_code_change_is_detected_and_the_login_transferred_by_an_admin(cli, dist
         "ready_to_revoke", "superseded", "C2"
     )  # fmt: skip
     assert accounts["C2"]["state"] == "ready_to_provision"
+    flagged = AuditEvent.objects.get(
+        district=district, action="account.flagged_for_revocation", target_label="C1"
+    )
+    assert (flagged.before["state"], flagged.after["state"], flagged.after["reason"]) == (
+        "active", "ready_to_revoke", "superseded"
+    )  # fmt: skip
 
     moved = cli("transfer", district.slug, "C1", "C2", "--json")
     assert moved.code == 0

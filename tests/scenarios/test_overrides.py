@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from schoolgate.accounts import lifecycle
+from schoolgate.accounts.models import Account
 from schoolgate.core.models import AuditEvent
 from schoolgate.people.models import Override
 from tests.builders import write_oneroster
@@ -66,8 +68,10 @@ def test_portal_override_survives_sync_and_is_reported(cli, district, tmp_path):
 
 def test_section_override_and_sibling_added_without_touching_the_first_child(cli, district, tmp_path):
     first = [u for u in USERS if u["sourcedId"] != "sib"]
-    first[1] = dict(first[1])
     cli("sync", district.slug, write_oneroster(tmp_path / "a", users=first, orgs=ORGS), "--json")
+    mum = Account.objects.get(district=district, person__sis_code="mum")
+    lifecycle.provision_account(mum, actor="test")
+    lifecycle.activate_account(mum, username="mum", password="a long passphrase", actor="portal")
     assert link_to(person(cli, district.slug, "mum"), "kid")["sections"] == [
         "reports", "assessments", "timetable", "attendance", "courses"
     ]  # fmt: skip
@@ -81,7 +85,13 @@ def test_section_override_and_sibling_added_without_touching_the_first_child(cli
     mum = person(cli, district.slug, "mum")
     assert link_to(mum, "kid")["sections"] == ["assessments", "timetable", "attendance", "courses"]
     assert link_to(mum, "sib")["sections"] == ["reports", "assessments", "timetable", "attendance", "courses"]
-    assert accounts_by_person(cli, district.slug)["mum"]["students"] == ["kid", "sib"]
+    accounts = accounts_by_person(cli, district.slug)
+    assert (accounts["mum"]["state"], accounts["mum"]["students"]) == ("active", ["kid", "sib"])
+    assert (
+        not AuditEvent.objects.filter(target_label="mum", action__startswith="account.")
+        .exclude(action__in=["account.listed", "account.provisioned", "account.activated"])
+        .exists()
+    ), "the active guardian's login was not touched"
 
 
 def test_expired_override_hands_back_to_the_rules_at_the_next_sync(cli, district, tmp_path):
