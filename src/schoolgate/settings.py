@@ -48,6 +48,10 @@ INSTALLED_APPS = [
     "schoolgate.people",
     "schoolgate.accounts",
     "schoolgate.sync",
+    "schoolgate.mail",
+    "schoolgate.jobs",
+    "django_tasks",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -140,6 +144,27 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+
+# Background work (account generation, mail delivery) runs in `schoolgate db_worker` from a queue in the
+# database itself: the embedded SQLite file or PostgreSQL. No broker to install.
+TASKS = {
+    "default": {
+        "BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default", "mail"],
+    }
+}
+
+# Outgoing mail: smtp://user:password@host:port (STARTTLS when the server offers it), smtps://… for TLS from the
+# start. Unset: every message is written as a .eml file under var/mail/ (the embedded default).
+SCHOOLGATE_SMTP_URL = env_str("SMTP_URL")
+SCHOOLGATE_MAIL_FROM = env_str("MAIL_FROM", "Schoolgate <no-reply@localhost>")
+SCHOOLGATE_MAIL_DIR = VAR_DIR / "mail"
+# The address people reach the portal at, for links in e-mails.
+SCHOOLGATE_BASE_URL = env_str("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Job reports (PDF, CSV).
+SCHOOLGATE_REPORTS_DIR = VAR_DIR / "reports"
+SCHOOLGATE_INVITATION_DAYS = env_int("INVITATION_DAYS", 7)
+SCHOOLGATE_RESET_MINUTES = env_int("RESET_MINUTES", 60)
 
 # How large a share of a district's invited and active accounts one sync may move to ready_to_revoke before
 # it is held for confirmation. Each district can set its own; this is the default for new districts.

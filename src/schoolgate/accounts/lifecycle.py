@@ -43,7 +43,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "reinstate": ((S.REVOKED,), S.READY_TO_PROVISION),
 }
 
-INVITATION_DAYS = getattr(settings, "SCHOOLGATE_INVITATION_DAYS", 7)
+INVITATION_DAYS = settings.SCHOOLGATE_INVITATION_DAYS
 
 
 class IllegalTransition(ValueError):

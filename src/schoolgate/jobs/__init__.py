@@ -1,0 +1,1 @@
+"""Background jobs an admin starts and watches: progress, cancel and resume, reports, notifications."""
