@@ -59,6 +59,10 @@ class Account(models.Model):
     # Repeated failed logins lock the account until this time (set by the portal's login, cleared by unlock).
     failed_logins = models.PositiveIntegerField(db_default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    # The group whose generation job gave this account its username and password policy, if any.
+    group = models.ForeignKey(
+        "AccountGroup", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField()
     state_changed_at = models.DateTimeField()
     invited_at = models.DateTimeField(null=True)
@@ -120,3 +124,60 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"invitation {self.pk} for account {self.account_id}"
+
+
+class UsernameSource(models.TextChoices):
+    CHOSEN = "chosen", "Chosen by the person at activation"
+    SIS = "sis", "The SIS username"
+    SCHEME = "scheme", "Generated from the naming scheme"
+
+
+class PasswordMode(models.TextChoices):
+    ACTIVATION = "activation", "Set by the person from the welcome e-mail"
+    GENERATED = "generated", "Generated, handed out with the job report"
+
+
+class AccountGroup(models.Model):
+    """How accounts of one audience (optionally narrowed to schools or grades) are generated: where usernames
+    come from, the naming scheme, and the password policy."""
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="account_groups")
+    name = models.CharField(max_length=100)
+    audience = models.CharField(
+        max_length=10, choices=[("contact", "Guardians"), ("student", "Students"), ("staff", "Staff")]
+    )
+    school_codes = models.JSONField(default=list, blank=True)  # empty: every school
+    grades = models.JSONField(default=list, blank=True)  # empty: every grade (students only)
+    username_source = models.CharField(
+        max_length=10, choices=UsernameSource.choices, default=UsernameSource.SCHEME
+    )
+    naming_scheme = models.CharField(max_length=100, default="{first}.{last}")
+    username_max_length = models.PositiveSmallIntegerField(default=30)
+    password_mode = models.CharField(
+        max_length=10, choices=PasswordMode.choices, default=PasswordMode.ACTIVATION
+    )
+    must_change_password = models.BooleanField(default=True)
+    min_password_length = models.PositiveSmallIntegerField(default=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["district", "name"], name="account_group_name_unique")]
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.audience})"
+
+
+class UsernameStem(models.Model):
+    """The next free counter for a username stem ("jsmith" → jsmith, jsmith2, …), so allocating usernames costs
+    time per new account, not per existing clash."""
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="+", db_index=False)
+    stem = models.CharField(max_length=150)  # as a username key (NFKC + casefold)
+    next_counter = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["district", "stem"], name="username_stem_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.stem} → {self.next_counter}"
