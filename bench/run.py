@@ -23,11 +23,15 @@ from pathlib import Path
 
 from generate import DEFAULT_SEED
 from harness import CLI, PG_ADMIN_URL, REPO_ROOT, SCRATCH_ROOT, BenchFailure, Context, machine_info
+from mail_bench import run_mail
 from report import BenchResult, markdown_section, print_result
 from sync_bench import run_sync
+from usernames_bench import run_usernames
 
 BENCHMARKS: dict[str, Callable[[Context], BenchResult]] = {
     "sync": run_sync,
+    "mail": run_mail,
+    "usernames": run_usernames,
 }
 
 RESULTS_FILE = REPO_ROOT / "BENCHMARKS.md"

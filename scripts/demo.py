@@ -1,4 +1,4 @@
-"""`make demo`: set up the embedded database, load the bundled demo district, and serve it.
+"""`make demo`: set up the embedded database, load the bundled demo district, and serve it with its worker.
 
 Idempotent: running it again re-syncs the same files (which changes nothing) and issues a fresh password for
 the demo operator login, which is printed, never stored in plain text.
@@ -52,11 +52,26 @@ def main() -> None:
 Schoolgate is starting on http://{ADDRESS}/
   Sign in at http://{ADDRESS}/admin/ as  operator  /  {password}
   (a fresh password is issued each time `make demo` runs)
+  The portal: http://{ADDRESS}/portal/demo/login/   (mail is written to var/mail/ as .eml files)
   From another shell:  .venv/bin/schoolgate accounts demo --state ready_to_provision
+                       .venv/bin/schoolgate group add demo Parents --audience contact
+                       .venv/bin/schoolgate generate demo Parents --preview
 Press Ctrl+C to stop.
 """
     )
-    os.execv(SCHOOLGATE, [SCHOOLGATE, "runserver", ADDRESS, "--noreload"])
+    # The web server and the background worker (account generation, mail delivery) run side by side; Ctrl+C
+    # stops both.
+    worker = subprocess.Popen([SCHOOLGATE, "db_worker", "--queue-name", "*"])
+    server = subprocess.Popen([SCHOOLGATE, "runserver", ADDRESS, "--noreload"])
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in (server, worker):
+            process.terminate()
+        for process in (server, worker):
+            process.wait(timeout=10)
 
 
 if __name__ == "__main__":

@@ -58,3 +58,47 @@ def district(db):
     from tests.factories import make_district  # imported here so Django-free tests can load this conftest
 
     return make_district()
+
+
+class SmtpRecorder:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.connections = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        import email.policy
+
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return "250 OK"
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """Start aiosmtpd on a free loopback port and point Schoolgate's mail at it."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    recorder = SmtpRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.SCHOOLGATE_SMTP_URL = f"smtp://127.0.0.1:{port}"
+    settings.SCHOOLGATE_BASE_URL = "http://testserver"
+    try:
+        yield recorder
+    finally:
+        controller.stop()

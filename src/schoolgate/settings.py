@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "schoolgate.sync",
     "schoolgate.mail",
     "schoolgate.jobs",
+    "schoolgate.portal",
     "django_tasks",
     "django_tasks_db",
 ]
@@ -124,6 +125,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from it; it warns on every request when absent
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -3,7 +3,7 @@ and a health check."""
 
 from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
-from django.urls import path
+from django.urls import include, path
 
 
 def health(_request: HttpRequest) -> JsonResponse:
@@ -13,4 +13,5 @@ def health(_request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("portal/", include("schoolgate.portal.urls")),
 ]

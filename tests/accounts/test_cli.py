@@ -11,15 +11,36 @@ from tests.sync.helpers import district_state
 
 ORGS = [{"sourcedId": "sch", "type": "school"}]
 USERS = [
-    {"sourcedId": "k1", "role": "student", "orgSourcedIds": "sch", "agentSourcedIds": "p1"},
-    {"sourcedId": "p1", "role": "parent", "orgSourcedIds": "sch"},
-    {"sourcedId": "k2", "role": "student", "orgSourcedIds": "sch", "agentSourcedIds": "p2"},
-    {"sourcedId": "p2", "role": "guardian", "orgSourcedIds": "sch"},
+    {
+        "sourcedId": "k1",
+        "role": "student",
+        "orgSourcedIds": "sch",
+        "agentSourcedIds": "p1",
+        "email": "k1@x.org",
+    },
+    {"sourcedId": "p1", "role": "parent", "orgSourcedIds": "sch", "email": "p1@x.org"},
+    {
+        "sourcedId": "k2",
+        "role": "student",
+        "orgSourcedIds": "sch",
+        "agentSourcedIds": "p2",
+        "email": "k2@x.org",
+    },
+    {"sourcedId": "p2", "role": "guardian", "orgSourcedIds": "sch"},  # no e-mail address
 ]
 
 
 def synced(cli, district, tmp_path):
     assert cli("sync", district.slug, write_oneroster(tmp_path, users=USERS, orgs=ORGS), "--json").code == 0
+
+
+def test_provision_without_an_email_address_says_so(cli, district, tmp_path):
+    synced(cli, district, tmp_path)
+    result = cli("provision", district.slug, "p2", "--json").json
+    assert result["results"] == [
+        {"person": "p2", "result": "provisioned",
+         "detail": "no e-mail address on record: the welcome could not be sent (add one in the SIS, then resend)"}
+    ]  # fmt: skip
 
 
 def test_provision_named_people_reports_each_and_skips_what_is_not_ready(cli, district, tmp_path):

@@ -56,7 +56,10 @@ def _run(
             for code, account in found.items():
                 if account.pk in moved:
                     result.done += 1
-                    result.results.append({"person": code, "result": verb})
+                    row = {"person": code, "result": verb}
+                    if account.pk in outcome.notes:
+                        row["detail"] = outcome.notes[account.pk]
+                    result.results.append(row)
                 else:
                     result.skipped += 1
                     detail = outcome.refused.get(account.pk) or f"the account is {account.state}"

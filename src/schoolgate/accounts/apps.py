@@ -7,3 +7,7 @@ class AccountsConfig(AppConfig):
     name = "schoolgate.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        # Job kinds register themselves with the job runner when imported (a registry, not business logic).
+        from schoolgate.accounts import generation  # noqa: F401

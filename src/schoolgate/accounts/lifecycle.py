@@ -21,10 +21,11 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from schoolgate.accounts.models import Account, AccountState, Invitation, RevokeReason
+from schoolgate.accounts.models import Account, AccountState, Invitation, LinkPurpose, RevokeReason
 from schoolgate.accounts.moves import MoveResult, Selection, audit_json, move, select_accounts
 from schoolgate.accounts.username_claims import assign_for_provisioning
 from schoolgate.accounts.usernames import InvalidUsername, clean_username, username_key
+from schoolgate.accounts.welcome import send_welcomes
 from schoolgate.core import audit, sql
 from schoolgate.core.models import AuditEvent, District
 from schoolgate.people.models import Person
@@ -142,14 +143,25 @@ def withdraw(district: District, selection: Selection, *, actor: str, run_id: in
 
 
 def provision(
-    district: District, selection: Selection, *, actor: str, run_id: int | None = None, want_ids: bool = False
+    district: District,
+    selection: Selection,
+    *,
+    actor: str,
+    run_id: int | None = None,
+    want_ids: bool = False,
+    assign_usernames: bool = True,
+    send_welcome: bool = True,
 ) -> MoveResult:
-    """Send a welcome: `ready_to_provision` → `invited`, with a new invitation (valid INVITATION_DAYS)."""
+    """Send a welcome: `ready_to_provision` → `invited`, with a new invitation (valid INVITATION_DAYS).
+
+    A generation job passes `assign_usernames=False` (its group decides usernames) and, for groups whose
+    passwords are generated, `send_welcome=False`.
+    """
     now = timezone.now()
     invitation = sql.table(Invitation)
     with transaction.atomic():
         refused: dict[int, str] = {}
-        if district.username_source != "chosen":  # the username comes from the SIS: take it now, if free
+        if assign_usernames and district.username_source != "chosen":  # from the SIS: take it now, if free
             selection, refused = assign_for_provisioning(district, selection)
         result = move(
             district,
@@ -175,6 +187,8 @@ def provision(
             ],
         )
     result.refused = refused
+    if send_welcome:
+        result.notes = send_welcomes(district, result.moved)
     if not want_ids:
         result.moved = []
     return result
@@ -323,9 +337,9 @@ def activate_account(account: Account, *, username: str, password: str, actor: s
                 locked.save()
         except IntegrityError:
             raise InvalidUsername(f"the username {name!r} is already in use in this district") from None
-        Invitation.objects.filter(account=locked, used_at__isnull=True, withdrawn_at__isnull=True).update(
-            used_at=now
-        )
+        Invitation.objects.filter(
+            account=locked, purpose=LinkPurpose.WELCOME, used_at__isnull=True, withdrawn_at__isnull=True
+        ).update(used_at=now)
         audit.record(
             locked.district,
             actor,
@@ -363,7 +377,7 @@ def resend_welcome(account: Account, *, actor: str) -> Invitation:
             )
         now = timezone.now()
         closed = Invitation.objects.filter(
-            account=locked, used_at__isnull=True, withdrawn_at__isnull=True
+            account=locked, purpose=LinkPurpose.WELCOME, used_at__isnull=True, withdrawn_at__isnull=True
         ).update(withdrawn_at=now)
         invitation = Invitation.objects.create(
             district=locked.district,
@@ -376,6 +390,7 @@ def resend_welcome(account: Account, *, actor: str) -> Invitation:
             target_label=locked.person.sis_code, before={"open_links": closed},
             after={"open_links": 1, "expires_at": invitation.expires_at.isoformat()},
         )  # fmt: skip
+        send_welcomes(locked.district, [locked.pk])
     return invitation
 
 

@@ -104,9 +104,17 @@ class Account(models.Model):
         return f"{self.person.sis_code}: {self.state}"
 
 
+class LinkPurpose(models.TextChoices):
+    WELCOME = "welcome", "Welcome (set a password)"
+    RESET = "reset", "Password reset"
+
+
 class Invitation(models.Model):
-    """A welcome link. The link carries a signed token naming this row; using it, resending or revoking the
-    account closes it, so a link works once and only while it is the newest."""
+    """A welcome or password-reset link. The link carries a signed token naming this row; using it, a newer
+    link of the same purpose, or revoking the account closes it, so a link works once and only while it is
+    the newest."""
+
+    purpose = models.CharField(max_length=10, choices=LinkPurpose.choices, db_default=LinkPurpose.WELCOME)
 
     # district_id without a database FK on this high-volume table: the person it hangs off already belongs to
     # the district (and is constrained); a million deferred per-row FK checks at commit dominated large syncs.

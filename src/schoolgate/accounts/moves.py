@@ -41,6 +41,8 @@ class MoveResult:
     count: int = 0
     # Accounts the transition refused for a reason other than their state (e.g. no free username), and why.
     refused: dict[int, str] = field(default_factory=dict)
+    # Accounts that moved but need attention (e.g. no e-mail address to send the welcome to), and why.
+    notes: dict[int, str] = field(default_factory=dict)
 
 
 def select_accounts(account_ids: Iterable[int], *, reason: str | None = None) -> Selection:

@@ -27,4 +27,8 @@ class Context:
     def latest_invitation(self) -> Invitation | None:
         if self.account is None:
             return None
-        return Invitation.objects.filter(account=self.account).order_by("-created_at", "-pk").first()
+        return (
+            Invitation.objects.filter(account=self.account, purpose="welcome")
+            .order_by("-created_at", "-pk")
+            .first()
+        )

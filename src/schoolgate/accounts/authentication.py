@@ -1,0 +1,71 @@
+"""Portal login: by username or e-mail, with lockout after repeated failures.
+
+Only `active` logins can log in (a superseded or revoked one cannot). Five wrong passwords lock the login for
+15 minutes; the response never says whether the username exists. A stored hash made with older parameters is
+upgraded to the current argon2id settings on a successful login.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from schoolgate.accounts.models import Account, AccountState
+from schoolgate.accounts.usernames import username_key
+from schoolgate.core import audit
+from schoolgate.core.models import District
+
+MAX_FAILURES = 5
+LOCK_MINUTES = 15
+# Verified against a dummy hash when nobody matches, so an unknown username costs the same time as a wrong
+# password (no account enumeration by timing).
+_DUMMY_HASH = make_password("not a real password")
+
+
+class LoginRefused(Exception):
+    """Wrong username or password, or a locked login; the message is safe to show."""
+
+
+def authenticate(district: District, identifier: str, password: str) -> Account:
+    value = identifier.strip()
+    candidates = list(
+        Account.objects.filter(district=district, state=AccountState.ACTIVE)
+        .filter(Q(username_key=username_key(value)) | Q(person__email__iexact=value))
+        .select_related("person")[:2]
+    )
+    if len(candidates) != 1:  # nobody, or an e-mail shared by two logins: the username is needed
+        check_password(password, _DUMMY_HASH)
+        raise LoginRefused(
+            "Wrong username or password." if not candidates else "Use your username to log in."
+        )
+    account = candidates[0]
+    now = timezone.now()
+    if account.locked_until and account.locked_until > now:
+        raise LoginRefused(
+            f"Too many failed attempts: try again after {timezone.localtime(account.locked_until):%H:%M}."
+        )
+
+    def upgrade(raw: str) -> None:
+        Account.objects.filter(pk=account.pk).update(password_hash=make_password(raw))
+
+    if check_password(password, account.password_hash, setter=upgrade):
+        if account.failed_logins:
+            Account.objects.filter(pk=account.pk).update(failed_logins=0, locked_until=None)
+        account.refresh_from_db()
+        return account
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        locked.failed_logins += 1
+        if locked.failed_logins >= MAX_FAILURES:
+            locked.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+            audit.record(
+                district, "portal", "account.locked", target_type="account", target_id=locked.pk,
+                target_label=account.person.sis_code, after={"failed_logins": locked.failed_logins,
+                                                             "locked_until": locked.locked_until.isoformat()},
+            )  # fmt: skip
+        locked.save(update_fields=["failed_logins", "locked_until"])
+    raise LoginRefused("Wrong username or password.")

@@ -1,0 +1,78 @@
+"""Job reports: a CSV and a PDF of every item (success or failure, with the reason).
+
+Files go to SCHOOLGATE_REPORTS_DIR/<district>/job-<id>.{csv,pdf}. CSV cells that a spreadsheet would run as a
+formula (starting with = + - @, tab or CR) are neutralised with a leading apostrophe. The PDF uses the bundled
+DejaVu Sans (Latin, Greek, Cyrillic); names in scripts it lacks are shown transliterated, and the CSV keeps
+them as written.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from anyascii import anyascii
+from django.conf import settings
+from django.utils import timezone
+from fpdf import FPDF
+
+from schoolgate.jobs.models import Job
+
+FONTS = Path(__file__).resolve().parent / "fonts"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell that no spreadsheet will execute."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _pdf_text(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text if all(ord(ch) < 0x2E80 for ch in text) else anyascii(text)
+
+
+def report_paths(job: Job) -> tuple[Path, Path]:
+    folder = Path(settings.SCHOOLGATE_REPORTS_DIR) / job.district.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"job-{job.pk}.pdf", folder / f"job-{job.pk}.csv"
+
+
+def write_reports(
+    job: Job, headers: Sequence[str], rows: Sequence[Sequence[object]], summary: list[str]
+) -> Job:
+    """Write both files and record their paths on the job."""
+    pdf_path, csv_path = report_paths(job)
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(headers)
+        writer.writerows([safe_cell(v) for v in row] for row in rows)
+    pdf = FPDF(orientation="landscape", format="A4")
+    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.set_title(job.title)
+    pdf.add_page()
+    pdf.set_font("DejaVu", "B", 14)
+    pdf.cell(0, 9, _pdf_text(job.title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", "", 10)
+    pdf.cell(
+        0,
+        6,
+        _pdf_text(f"{job.district.name} — {timezone.localtime():%Y-%m-%d %H:%M}"),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    for line in summary:
+        pdf.cell(0, 6, _pdf_text(line), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("DejaVu", "", 8)
+    with pdf.table(first_row_as_headings=True, line_height=5) as table:
+        table.row([_pdf_text(h) for h in headers])
+        for row in rows:
+            table.row([_pdf_text(v) for v in row])
+    pdf.output(str(pdf_path))
+    Job.objects.filter(pk=job.pk).update(report_pdf=str(pdf_path), report_csv=str(csv_path))
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,143 @@
+"""Portal pages. Views stay thin: read the form, call a domain function, render."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from schoolgate.accounts import lifecycle, passwords
+from schoolgate.accounts.authentication import LoginRefused, authenticate
+from schoolgate.accounts.models import LinkPurpose
+from schoolgate.accounts.tokens import LinkInvalid, read_token
+from schoolgate.accounts.usernames import InvalidUsername
+from schoolgate.core.models import District
+from schoolgate.portal.session import log_in, log_out, login_required
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/home.html", {"districts": District.objects.order_by("name")})
+
+
+def _invalid(request: HttpRequest, error: LinkInvalid) -> HttpResponse:
+    return render(
+        request, "portal/link_invalid.html", {"message": str(error)}, status=410 if error.expired else 400
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def activate(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = read_token(token, LinkPurpose.WELCOME)
+    except LinkInvalid as error:
+        return _invalid(request, error)
+    account = link.account
+    chooses = not account.username
+    errors: list[str] = []
+    if request.method == "POST":
+        username = request.POST.get("username", "") if chooses else account.username
+        password = request.POST.get("password", "")
+        if password != request.POST.get("password2", ""):
+            errors.append("The two passwords are not the same.")
+        else:
+            try:
+                passwords.check_policy(account, password)
+                account = lifecycle.activate_account(
+                    account, username=username, password=password, actor="portal"
+                )
+                log_in(request, account)
+                return redirect("portal:settings")
+            except (passwords.PasswordRejected, InvalidUsername, lifecycle.IllegalTransition) as exc:
+                errors.extend(getattr(exc, "messages", [str(exc)]))
+    return render(
+        request,
+        "portal/activate.html",
+        {"account": account, "chooses": chooses, "errors": errors},
+        status=400 if errors else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def log_in_view(request: HttpRequest, slug: str) -> HttpResponse:
+    district = get_object_or_404(District, slug=slug)
+    error = ""
+    if request.method == "POST":
+        try:
+            account = authenticate(
+                district, request.POST.get("identifier", ""), request.POST.get("password", "")
+            )
+        except LoginRefused as exc:
+            error = str(exc)
+        else:
+            log_in(request, account)
+            return redirect("portal:password" if account.must_change_password else "portal:settings")
+    return render(
+        request, "portal/login.html", {"district": district, "error": error}, status=400 if error else 200
+    )
+
+
+@require_http_methods(["POST"])
+def log_out_view(request: HttpRequest) -> HttpResponse:
+    log_out(request)
+    return redirect("portal:home")
+
+
+@require_http_methods(["GET", "POST"])
+def forgot(request: HttpRequest, slug: str) -> HttpResponse:
+    district = get_object_or_404(District, slug=slug)
+    if request.method == "POST":
+        passwords.request_reset(district, request.POST.get("identifier", ""))
+        # The same answer whether or not anything matched: the form must not reveal who has an account.
+        return render(request, "portal/forgot_sent.html", {"district": district})
+    return render(request, "portal/forgot.html", {"district": district})
+
+
+@require_http_methods(["GET", "POST"])
+def reset(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        link = read_token(token, LinkPurpose.RESET)
+    except LinkInvalid as error:
+        return _invalid(request, error)
+    errors: list[str] = []
+    if request.method == "POST":
+        password = request.POST.get("password", "")
+        if password != request.POST.get("password2", ""):
+            errors.append("The two passwords are not the same.")
+        else:
+            try:
+                account = passwords.reset_with_link(link, password)
+                return render(request, "portal/reset_done.html", {"district": account.district})
+            except passwords.PasswordRejected as exc:
+                errors.extend(exc.messages)
+    return render(
+        request,
+        "portal/reset.html",
+        {"account": link.account, "errors": errors},
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+def settings_view(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/settings.html", {"account": request.portal_account})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def change_password(request: HttpRequest) -> HttpResponse:
+    account = request.portal_account
+    errors: list[str] = []
+    if request.method == "POST":
+        new = request.POST.get("password", "")
+        if new != request.POST.get("password2", ""):
+            errors.append("The two passwords are not the same.")
+        else:
+            try:
+                account = passwords.change_password(account, request.POST.get("current", ""), new)
+                log_in(request, account)  # this session continues under the new credentials; others end
+                return redirect("portal:settings")
+            except passwords.PasswordRejected as exc:
+                errors.extend(exc.messages)
+    return render(
+        request, "portal/password.html", {"account": account, "errors": errors}, status=400 if errors else 200
+    )
