@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "schoolgate.mail",
     "schoolgate.jobs",
     "schoolgate.portal",
+    "schoolgate.console",
+    "django_htmx",
     "django_tasks",
     "django_tasks_db",
 ]
@@ -63,10 +65,13 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "schoolgate.urls"
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
 WSGI_APPLICATION = "schoolgate.wsgi.application"
 
 TEMPLATES = [
@@ -79,6 +84,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "schoolgate.console.context.console",
             ],
         },
     },

@@ -14,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("portal/", include("schoolgate.portal.urls")),
+    path("console/", include("schoolgate.console.urls")),
 ]

@@ -53,7 +53,7 @@ def test_welcome_link_sets_a_password_once(cli, district, tmp_path, smtp_server,
     taken = client.post(link, {"username": "x", "password": "short", "password2": "short"})
     assert taken.status_code == 400 and b"at least 10 characters" in taken.content
     done = client.post(link, {"username": "priya.n", "password": PASSWORD, "password2": PASSWORD})
-    assert done.status_code == 302 and done["Location"].endswith("/portal/settings/")
+    assert done.status_code == 302 and done["Location"].endswith("/portal/students/")
     settings_page = client.get("/portal/settings/")
     assert b"priya.n" in settings_page.content, "the settings page shows the username"
     account = Account.objects.get(person__sis_code="p1")

@@ -10,4 +10,4 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Job kinds register themselves with the job runner when imported (a registry, not business logic).
-        from schoolgate.accounts import generation  # noqa: F401
+        from schoolgate.accounts import bulk_jobs, generation  # noqa: F401

@@ -15,7 +15,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from schoolgate.accounts import lifecycle
@@ -174,3 +174,13 @@ def set_by_admin(account: Account, password: str, *, must_change: bool, actor: s
             )  # fmt: skip
     locked.refresh_from_db()
     return locked
+
+
+def end_sessions(account: Account, *, actor: str) -> None:
+    """Sign out everywhere: every session and token of this login ends at its next request."""
+    with transaction.atomic():
+        Account.objects.filter(pk=account.pk).update(credentials_version=F("credentials_version") + 1)
+        audit.record(
+            account.district, actor, "account.sessions_ended", target_type="account", target_id=account.pk,
+            target_label=account.person.sis_code, after={"sessions_ended": True},
+        )  # fmt: skip

@@ -5,6 +5,7 @@ deleted when they leave the SIS: `in_sis` turns false, so history and the reason
 """
 
 from django.db import models
+from django.db.models.functions import Upper
 
 from schoolgate.core.models import District, School
 
@@ -55,7 +56,17 @@ class Person(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["district", "sis_code"], name="person_code_unique")]
-        indexes = [models.Index(fields=["district", "kind"], name="person_kind_idx")]
+        indexes = [
+            models.Index(fields=["district", "kind"], name="person_kind_idx"),
+            # The console's account list: name order (keyset pages) and case-insensitive search by the start of
+            # a family name or a whole e-mail. (On a PostgreSQL database whose collation is not C, add
+            # text_pattern_ops to the UPPER index for prefix searches.)
+            models.Index(
+                fields=["district", "family_name", "given_name", "sis_code"], name="person_name_idx"
+            ),
+            models.Index("district", Upper("family_name"), name="person_family_upper_idx"),
+            models.Index("district", Upper("email"), name="person_email_upper_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.display_name} ({self.sis_code})"

@@ -51,6 +51,8 @@ def login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         if account is None:
             return redirect("portal:home")
         request.portal_account = account  # type: ignore[attr-defined]
+        if account.must_change_password and request.resolver_match.url_name != "password":
+            return redirect("portal:password")  # the group's "must change at next login" policy
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 from schoolgate.accounts import lifecycle, passwords
 from schoolgate.accounts.authentication import LoginRefused, authenticate
 from schoolgate.accounts.models import LinkPurpose
+from schoolgate.accounts.portal_data import visible_students
 from schoolgate.accounts.tokens import LinkInvalid, read_token
 from schoolgate.accounts.usernames import InvalidUsername
 from schoolgate.core.models import District
@@ -46,7 +47,7 @@ def activate(request: HttpRequest, token: str) -> HttpResponse:
                     account, username=username, password=password, actor="portal"
                 )
                 log_in(request, account)
-                return redirect("portal:settings")
+                return redirect("portal:students")
             except (passwords.PasswordRejected, InvalidUsername, lifecycle.IllegalTransition) as exc:
                 errors.extend(getattr(exc, "messages", [str(exc)]))
     return render(
@@ -70,7 +71,7 @@ def log_in_view(request: HttpRequest, slug: str) -> HttpResponse:
             error = str(exc)
         else:
             log_in(request, account)
-            return redirect("portal:password" if account.must_change_password else "portal:settings")
+            return redirect("portal:password" if account.must_change_password else "portal:students")
     return render(
         request, "portal/login.html", {"district": district, "error": error}, status=400 if error else 200
     )
@@ -141,3 +142,19 @@ def change_password(request: HttpRequest) -> HttpResponse:
     return render(
         request, "portal/password.html", {"account": account, "errors": errors}, status=400 if errors else 200
     )
+
+
+@login_required
+def students(request: HttpRequest) -> HttpResponse:
+    account = request.portal_account
+    return render(
+        request, "portal/students.html", {"account": account, "students": visible_students(account)}
+    )
+
+
+@login_required
+@require_http_methods(["POST"])
+def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
+    passwords.end_sessions(request.portal_account, actor="portal")
+    log_out(request)
+    return redirect("portal:home")

@@ -1,0 +1,49 @@
+"""The person page ("student information pane"): links, flags and the rules that set them, overrides, sections."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from schoolgate.accounts.overrides import OverrideRejected, remove_override, set_override
+from schoolgate.accounts.person_view import UnknownPerson, describe_person
+from schoolgate.console.access import actor_of, admin_view
+from schoolgate.people.models import OverrideField
+
+
+@admin_view
+def person(request: HttpRequest, code: str, error: str = "") -> HttpResponse:
+    try:
+        data = describe_person(request.district, code)
+    except UnknownPerson:
+        raise Http404(f"no person {code}") from None
+    return render(request, "console/person.html", {"data": data, "code": code, "fields": OverrideField.values,
+                                                   "error": error}, status=400 if error else 200)  # fmt: skip
+
+
+@admin_view
+@require_http_methods(["POST"])
+def override(request: HttpRequest, code: str) -> HttpResponse:
+    try:
+        if request.POST.get("remove"):
+            remove_override(request.district, int(request.POST["remove"]), actor=actor_of(request))
+        else:
+            until = request.POST.get("until") or None
+            expires = (
+                timezone.make_aware(datetime.combine(datetime.strptime(until, "%Y-%m-%d").date(), time.max))
+                if until
+                else None
+            )
+            contact, student = request.POST.get("contact", ""), request.POST.get("student", "")
+            set_override(
+                request.district, contact=contact, student=student, field=request.POST.get("field", ""),
+                value=request.POST.get("value") == "on", reason=request.POST.get("reason", ""),
+                expires_at=expires, actor=actor_of(request),
+            )  # fmt: skip
+    except (OverrideRejected, ValueError, KeyError) as exc:
+        return person.__wrapped__(request, code, error=str(exc))
+    return redirect("console:person", slug=request.district.slug, code=code)

@@ -1,0 +1,87 @@
+"""Sync from the console: upload a SIS file set, read each run's report, confirm or discard a held run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+from django.views.decorators.http import require_http_methods
+
+from schoolgate.console.access import actor_of, admin_view
+from schoolgate.core import audit
+from schoolgate.sync.engine import run_sync
+from schoolgate.sync.models import SyncRun, SyncStatus
+from schoolgate.sync.tasks import run_sync_task
+
+RUN_INLINE_UP_TO = 5 * 1024 * 1024  # bytes of upload; larger files sync in the worker
+MAX_UPLOAD = 2 * 1024 * 1024 * 1024
+
+
+@admin_view
+def runs(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "console/sync.html", {"runs": SyncRun.objects.filter(district=request.district)[:50]}
+    )
+
+
+def _start(request: HttpRequest, path: Path, *, confirm: bool) -> HttpResponse:
+    if path.stat().st_size <= RUN_INLINE_UP_TO:
+        outcome = run_sync(request.district, path, confirm=confirm, actor=actor_of(request))
+        return redirect("console:sync_run", slug=request.district.slug, run_id=outcome.run)
+    run_sync_task.enqueue(request.district.pk, str(path), actor_of(request), confirm)
+    return redirect("console:sync", slug=request.district.slug)
+
+
+@admin_view
+@require_http_methods(["POST"])
+def upload(request: HttpRequest) -> HttpResponse:
+    upload = request.FILES.get("file")
+    if upload is None or not upload.name.lower().endswith(".zip"):
+        return render(request, "console/message.html", {"title": "Upload a .zip",
+                      "message": "Choose the SIS export as one .zip file (OneRoster or SDS CSV files at its root)."}, status=400)  # fmt: skip
+    if upload.size > MAX_UPLOAD:
+        return render(
+            request,
+            "console/message.html",
+            {"title": "File too large", "message": "The limit is 2 GB."},
+            status=400,
+        )
+    folder = Path(settings.VAR_DIR) / "uploads" / request.district.slug
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{timezone.now():%Y%m%d-%H%M%S}-{get_valid_filename(upload.name)}"
+    with path.open("wb") as handle:
+        for chunk in upload.chunks():
+            handle.write(chunk)
+    return _start(request, path, confirm=False)
+
+
+@admin_view
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(SyncRun, district=request.district, pk=run_id)
+    revoking = [m for m in run.diff if m.get("to") == "ready_to_revoke"]
+    return render(
+        request,
+        "console/sync_run.html",
+        {"run": run, "revoking": revoking, "other_moves": len(run.diff) - len(revoking)},
+    )
+
+
+@admin_view
+@require_http_methods(["POST"])
+def decide(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(SyncRun, district=request.district, pk=run_id)
+    if run.status != SyncStatus.HELD:
+        raise Http404("only a held run can be confirmed or discarded")
+    if request.POST.get("decision") == "confirm":
+        if not Path(run.source).exists():
+            return render(request, "console/message.html", {"title": "Files gone",
+                          "message": "The uploaded files are no longer on the server: upload them again."}, status=400)  # fmt: skip
+        return _start(request, Path(run.source), confirm=True)
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncStatus.DISCARDED, finished_at=timezone.now())
+    audit.record(request.district, actor_of(request), "sync.discarded", target_type="sync_run", target_id=run.pk,
+                 target_label=f"run {run.pk}", before={"status": run.status}, after={"status": SyncStatus.DISCARDED})  # fmt: skip
+    return redirect("console:sync_run", slug=request.district.slug, run_id=run.pk)

@@ -1,0 +1,101 @@
+"""The doctor page, notifications, the audit log, and the dashboard."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timedelta
+
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from schoolgate.accounts.doctor import FixRejected, apply_fix, diagnose
+from schoolgate.accounts.doctor.diagnose import UnknownSubject
+from schoolgate.accounts.lifecycle import IllegalTransition
+from schoolgate.accounts.models import Account, AccountState
+from schoolgate.console.access import actor_of, admin_view
+from schoolgate.console.charts import bar_chart, day_columns
+from schoolgate.core.models import AuditEvent
+from schoolgate.jobs.models import Notification
+
+
+@admin_view
+@require_http_methods(["GET", "POST"])
+def doctor(request: HttpRequest) -> HttpResponse:
+    params = request.POST if request.method == "POST" else request.GET
+    ask = {k: (params.get(k) or "").strip() or None for k in ("username", "email", "person", "student")}
+    report, applied, error = None, None, ""
+    if any(ask[k] for k in ("username", "email", "person")):
+        who = next(k for k in ("person", "username", "email") if ask[k])
+        try:
+            kwargs = {who: ask[who], "student": ask["student"]}
+            report = diagnose(request.district, **kwargs)
+            if request.method == "POST" and params.get("apply"):
+                applied = apply_fix(request.district, report, params["apply"], actor=actor_of(request))
+                report = diagnose(request.district, **kwargs)
+        except (UnknownSubject, FixRejected, IllegalTransition) as exc:
+            error = str(exc)
+    return render(request, "console/doctor.html", {"ask": ask, "report": report, "applied": applied, "error": error},
+                  status=400 if error else 200)  # fmt: skip
+
+
+@admin_view
+@require_http_methods(["GET", "POST"])
+def notifications(request: HttpRequest) -> HttpResponse:
+    mine = Notification.objects.filter(district=request.district, recipient=actor_of(request))
+    if request.method == "POST":
+        target = mine if request.POST.get("all") else mine.filter(pk=request.POST.get("id"))
+        target.filter(read_at__isnull=True).update(read_at=timezone.now())
+        return redirect("console:notifications", slug=request.district.slug)
+    return render(
+        request, "console/notifications.html", {"items": mine.order_by("read_at", "-created_at")[:100]}
+    )
+
+
+@admin_view
+def audit_log(request: HttpRequest) -> HttpResponse:
+    events = AuditEvent.objects.filter(district=request.district)
+    for name, field in (
+        ("actor", "actor__icontains"),
+        ("action", "action__startswith"),
+        ("target", "target_label__icontains"),
+    ):
+        if request.GET.get(name):
+            events = events.filter(**{field: request.GET[name].strip()})
+    for name, field in (("since", "at__date__gte"), ("until", "at__date__lte")):
+        value = request.GET.get(name)
+        if value:
+            # A malformed date filters nothing rather than failing the page.
+            with contextlib.suppress(ValueError):
+                events = events.filter(**{field: datetime.strptime(value, "%Y-%m-%d").date()})
+    page = Paginator(events.order_by("-at", "-id"), 50).get_page(request.GET.get("page"))
+    return render(request, "console/audit.html", {"page": page, "params": request.GET})
+
+
+@admin_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    by_state = dict(
+        Account.objects.filter(district=request.district)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    states = [(state, by_state.get(state, 0)) for state in AccountState.values]
+    since = timezone.now() - timedelta(days=30)
+    per_day = dict(
+        Account.objects.filter(district=request.district, activated_at__gte=since)
+        .annotate(day=TruncDate("activated_at"))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    days = day_columns(per_day, 30)
+    return render(request, "console/dashboard.html", {
+        "states_chart": bar_chart(states, title="Accounts by state"),
+        "activations_chart": bar_chart(days, title="Activations per day, last 30 days", compact=True),
+        "states": states,
+    })  # fmt: skip

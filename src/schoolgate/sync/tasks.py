@@ -1,0 +1,13 @@
+"""The worker's sync task, for large uploads from the console (small ones run in the request)."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from schoolgate.core.models import District
+from schoolgate.sync.engine import run_sync
+
+
+@task(queue_name="default")
+def run_sync_task(district_id: int, path: str, actor: str, confirm: bool = False) -> int | None:
+    return run_sync(District.objects.get(pk=district_id), path, confirm=confirm, actor=actor).run

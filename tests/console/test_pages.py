@@ -1,0 +1,199 @@
+"""The admin console's pages with a logged-in admin: they render, filter, page, confirm and act through the
+same domain functions as the CLI, and never reach outside the district in the URL."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import pytest
+from django.contrib.auth.models import User
+from pypdf import PdfReader
+
+from schoolgate.accounts.models import Account
+from schoolgate.core.models import AuditEvent
+from schoolgate.jobs.models import Notification
+from schoolgate.people.models import Override
+from schoolgate.sync.models import SyncRun
+from tests.builders import write_oneroster
+from tests.factories import make_district
+
+ORGS = [{"sourcedId": "north", "name": "North High", "type": "school"}]
+
+
+def users(n: int = 4) -> list[dict]:
+    rows = []
+    for i in range(n):
+        rows += [
+            {"sourcedId": f"k{i}", "role": "student", "orgSourcedIds": "north", "agentSourcedIds": f"p{i}",
+             "familyName": f"Kid{i:02d}"},
+            {"sourcedId": f"p{i}", "role": "parent", "orgSourcedIds": "north", "familyName": f"Parent{i:02d}",
+             "email": f"p{i}@example.org"},
+        ]  # fmt: skip
+    return rows
+
+
+@pytest.fixture
+def admin(client, db):
+    user = User.objects.create_user("ada", password="x" * 12, is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def synced(cli, district, tmp_path, settings):
+    settings.SCHOOLGATE_REPORTS_DIR = tmp_path / "reports"
+    cli("sync", district.slug, write_oneroster(tmp_path / "set", users=users(), orgs=ORGS), "--json")
+    return district
+
+
+def rows(response) -> list[int]:
+    return [int(m) for m in re.findall(rb'data-account="(\d+)"', response.content)]
+
+
+def test_account_list_filters_searches_and_pages_by_keyset(admin, synced):
+    base = f"/console/{synced.slug}/accounts/"
+    everyone = admin.get(base)
+    assert everyone.status_code == 200 and len(rows(everyone)) == 8
+    assert len(rows(admin.get(base, {"kind": "contact"}))) == 4
+    assert len(rows(admin.get(base, {"q": "parent0"}))) == 4, "family-name prefix, any case"
+    assert len(rows(admin.get(base, {"q": "p2"}))) == 1, "an exact code"
+    assert len(rows(admin.get(base, {"q": "P3@Example.org"}))) == 1, "an e-mail, any case"
+    assert len(rows(admin.get(base, {"school": "north", "state": "active"}))) == 0
+    page1 = admin.get(base, {"per_page": 3})
+    next_link = (
+        re.search(rb'id="next-page" href="([^"]+)"', page1.content).group(1).decode().replace("&amp;", "&")
+    )
+    page2 = admin.get(base + next_link)
+    assert len(rows(page1)) == 3 and set(rows(page1)).isdisjoint(rows(page2))
+    partial = admin.get(base, {"kind": "student"}, HTTP_HX_REQUEST="true")
+    assert b"<html" not in partial.content and len(rows(partial)) == 4, "htmx gets the table only"
+    assert admin.get(base, {"state": "sleeping"}).status_code == 400
+    assert admin.get(base, {"after": "forged"}).status_code == 400
+
+
+def test_bulk_action_states_the_count_then_acts(admin, synced):
+    url = f"/console/{synced.slug}/accounts/action/"
+    picked = [str(a.pk) for a in Account.objects.filter(person__kind="contact")[:2]]
+    confirm = admin.post(url, {"action": "provision", "account": picked})
+    assert confirm.status_code == 200 and b"Send welcome: 2 accounts" in confirm.content
+    assert Account.objects.filter(state="invited").count() == 0, "nothing happens before confirmation"
+    done = admin.post(url, {"action": "provision", "account": picked, "confirmed": "yes"})
+    assert done.status_code == 302 and "/jobs/" in done["Location"]
+    assert Account.objects.filter(state="invited").count() == 2
+    assert AuditEvent.objects.filter(action="account.provisioned", actor="admin:ada").count() == 2
+    every = admin.post(url, {"action": "provision", "scope": "all", "kind": "contact", "confirmed": "yes"})
+    assert (
+        every.status_code == 302
+        and Account.objects.filter(person__kind="contact", state="invited").count() == 4
+    )
+    job_page = admin.get(every["Location"])
+    assert b"done" in job_page.content and b"report.pdf" in job_page.content
+    assert admin.post(url, {"action": "explode", "scope": "all"}).status_code == 400
+    assert admin.post(url, {"action": "revoke"}).status_code == 400, "nothing selected"
+
+
+def test_person_page_and_overrides(admin, synced):
+    page = admin.get(f"/console/{synced.slug}/people/k0/")
+    assert page.status_code == 200 and b"p0" in page.content and b"parents-and-guardians" in page.content
+    posted = admin.post(f"/console/{synced.slug}/people/k0/override/",
+                        {"contact": "p0", "student": "k0", "field": "reports", "value": "off", "reason": "fees"})  # fmt: skip
+    assert posted.status_code == 302
+    override = Override.objects.get()
+    assert (override.field, override.value, override.created_by) == ("reports", False, "admin:ada")
+    assert b"fees" in admin.get(f"/console/{synced.slug}/people/p0/").content
+    missing_reason = admin.post(f"/console/{synced.slug}/people/k0/override/",
+                                {"contact": "p0", "student": "k0", "field": "portal", "value": "off", "reason": ""})  # fmt: skip
+    assert missing_reason.status_code == 400
+    admin.post(f"/console/{synced.slug}/people/k0/override/", {"remove": override.pk})
+    assert Override.objects.get().removed_at is not None
+    assert admin.get(f"/console/{synced.slug}/people/nobody/").status_code == 404
+
+
+def zip_of(folder) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in folder.iterdir():
+            archive.write(path, path.name)
+    buffer.seek(0)
+    buffer.name = "export.zip"
+    return buffer
+
+
+def test_sync_upload_and_a_held_run_confirmed_or_discarded(admin, synced, cli, tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    cli("provision", synced.slug, "--all", "--json")
+    for account in Account.objects.all():
+        from schoolgate.accounts import lifecycle
+
+        lifecycle.activate_account(account, username=account.person.sis_code, password="x" * 12, actor="test")
+    leaving = write_oneroster(tmp_path / "leaving", users=users(2), orgs=ORGS)  # half the families leave
+    uploaded = admin.post(f"/console/{synced.slug}/sync/upload/", {"file": zip_of(leaving)})
+    assert uploaded.status_code == 302
+    held = SyncRun.objects.order_by("-pk").first()
+    assert held.status == "held"
+    page = admin.get(uploaded["Location"])
+    assert b"would be revoked" in page.content
+    assert b"<td>p3</td>" in page.content
+    assert b"<td>left_sis</td>" in page.content
+    confirmed = admin.post(f"/console/{synced.slug}/sync/{held.pk}/decide/", {"decision": "confirm"})
+    assert confirmed.status_code == 302
+    assert SyncRun.objects.get(pk=held.pk).status == "confirmed"
+    assert Account.objects.filter(state="ready_to_revoke").count() == 4
+    assert (
+        admin.post(f"/console/{synced.slug}/sync/{held.pk}/decide/", {"decision": "discard"}).status_code
+        == 404
+    )
+    bad = admin.post(f"/console/{synced.slug}/sync/upload/", {"file": io.BytesIO(b"x")})
+    assert bad.status_code == 400
+    assert b"#" in admin.get(f"/console/{synced.slug}/sync/").content
+
+
+def test_generate_preview_job_report_and_notifications(admin, synced, cli):
+    cli("group", "add", synced.slug, "Parents", "--audience", "contact", "--usernames", "chosen", "--json")
+    groups = admin.get(f"/console/{synced.slug}/generate/")
+    group_id = int(re.search(rb"/generate/(\d+)/", groups.content).group(1))
+    preview = admin.get(f"/console/{synced.slug}/generate/{group_id}/")
+    assert preview.status_code == 200 and preview.content.count(b"will be created") >= 4
+    started = admin.post(f"/console/{synced.slug}/generate/{group_id}/start/")
+    job_id = int(started["Location"].rstrip("/").split("/")[-1])
+    from schoolgate.jobs.runner import run_job
+
+    run_job(job_id)
+    progress = admin.get(started["Location"], HTTP_HX_REQUEST="true")
+    assert b'id="job-status">done' in progress.content
+    pdf = admin.get(f"/console/{synced.slug}/jobs/{job_id}/report.pdf")
+    text = PdfReader(io.BytesIO(b"".join(pdf.streaming_content))).pages[0].extract_text()
+    assert "Created 4" in text
+    bell = admin.get(f"/console/{synced.slug}/notifications/")
+    assert b'id="unread">1<' in bell.content
+    admin.post(f"/console/{synced.slug}/notifications/", {"all": "1"})
+    assert Notification.objects.filter(read_at__isnull=True).count() == 0
+    other = make_district("other")
+    assert admin.get(f"/console/{other.slug}/jobs/{job_id}/").status_code == 404, "a job of another district"
+    assert admin.get(f"/console/{other.slug}/jobs/{job_id}/report.pdf").status_code == 404
+
+
+def test_doctor_page_applies_a_fix(admin, synced):
+    page = admin.get(f"/console/{synced.slug}/doctor/", {"person": "p1"})
+    assert b"not_provisioned" in page.content and b"Apply fix" in page.content
+    applied = admin.post(f"/console/{synced.slug}/doctor/", {"person": "p1", "apply": "not_provisioned"})
+    assert applied.status_code == 200 and b"Applied: provision" in applied.content
+    assert Account.objects.get(person__sis_code="p1").state == "invited"
+    assert admin.get(f"/console/{synced.slug}/doctor/", {"person": "nobody"}).status_code == 400
+
+
+def test_audit_log_search_and_dashboard(admin, synced, cli):
+    cli("provision", synced.slug, "p0", "--json")
+    log = admin.get(f"/console/{synced.slug}/audit/", {"action": "account.provisioned", "target": "p0"})
+    assert log.status_code == 200 and log.content.count(b"<td>account.provisioned</td>") == 1
+    assert b"No events match" in admin.get(f"/console/{synced.slug}/audit/", {"actor": "nobody"}).content
+    assert admin.get(f"/console/{synced.slug}/audit/", {"since": "not-a-date"}).status_code == 200
+    dashboard = admin.get(f"/console/{synced.slug}/")
+    assert (
+        dashboard.status_code == 200
+        and b"<svg" in dashboard.content
+        and b"ready_to_provision" in dashboard.content
+    )
+    assert admin.get("/console/nowhere/").status_code == 404
