@@ -12,15 +12,17 @@ from typing import Any
 
 from django.core import signing
 from django.db.models import QuerySet
+from django.db.models.functions import Upper
 
 from schoolgate.accounts.models import Account
 from schoolgate.accounts.queries import InvalidFilter, account_queryset
 from schoolgate.accounts.usernames import username_key
 from schoolgate.core.models import District
+from schoolgate.people.models import Membership
 
 CURSOR_SALT = "schoolgate.console.accounts"
 MAX_PER_PAGE = 200
-ORDER = ("person__family_name", "person__given_name", "person__sis_code")
+ORDER = (Upper("person__family_name"), Upper("person__given_name"), "person__sis_code")
 
 
 @dataclass
@@ -52,16 +54,31 @@ class Page:
 def matching(district: District, filters: Filters) -> QuerySet[Account]:
     """Every account the filters select (also what "select every match" acts on)."""
     qs = account_queryset(district, state=filters.state, kind=filters.kind, reason=filters.reason)
+    # The person's district too (the same district, always): it lets the database walk the person name index
+    # (district, UPPER(family_name), UPPER(given_name), sis_code) in page order and stop after one page.
+    qs = qs.filter(person__district=district)
     if filters.school:
-        qs = qs.filter(person__memberships__school__sis_code=filters.school)
+        # A school's people are few: name them first, so the database sorts those few rather than walking the
+        # whole district's name index looking for them.
+        people = Membership.objects.filter(district=district, school__sis_code=filters.school)
+        qs = qs.filter(person_id__in=list(people.values_list("person_id", flat=True).distinct()))
     q = filters.q
-    if q:
-        if "@" in q:
-            qs = qs.filter(person__email__iexact=q)
-        else:
-            # A code or username is exact and indexed; otherwise the start of a family name.
-            exact = qs.filter(person__sis_code=q) | qs.filter(username_key=username_key(q))
-            qs = exact if exact.exists() else qs.filter(person__family_name__istartswith=q)
+    if not q:
+        return qs
+    if "@" in q:
+        return qs.filter(person__email__iexact=q)
+    # A SIS code or a username is exact, each answered by its own unique index; anything else is the start of
+    # a family name, a range of the name index. (One OR across both would defeat both indexes.)
+    for exact in (qs.filter(person__sis_code=q), qs.filter(username_key=username_key(q))):
+        if exact.exists():
+            return exact
+    prefix = q.upper()
+    qs = qs.alias(family_upper=Upper("person__family_name")).filter(family_upper__startswith=prefix)
+    if prefix.isalnum() and prefix.isascii():
+        # PostgreSQL turns LIKE 'SMIT%' into an index range only under the C collation; stating the range
+        # ['SMIT', 'SMIU') lets it scan just those entries of the name index under any collation (for plain
+        # letters and digits, where collation order and code-point order agree). LIKE still decides.
+        qs = qs.filter(family_upper__gte=prefix, family_upper__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
     return qs
 
 
@@ -78,7 +95,7 @@ def account_page(district: District, filters: Filters, after: str | None, per_pa
             ) from None
         # Row-value comparison: one index range scan, where an OR of three conditions might not be.
         qs = qs.extra(
-            where=['("people_person"."family_name", "people_person"."given_name", "people_person"."sis_code")'
+            where=['(UPPER("people_person"."family_name"), UPPER("people_person"."given_name"), "people_person"."sis_code")'
                    " > (%s, %s, %s)"],
             params=[family, given, code],
         )  # fmt: skip
@@ -86,5 +103,7 @@ def account_page(district: District, filters: Filters, after: str | None, per_pa
     page = Page(rows=rows[:per_page])
     if len(rows) > per_page:
         last = page.rows[-1].person
-        page.next_cursor = signing.dumps([last.family_name, last.given_name, last.sis_code], salt=CURSOR_SALT)
+        page.next_cursor = signing.dumps(
+            [last.family_name.upper(), last.given_name.upper(), last.sis_code], salt=CURSOR_SALT
+        )
     return page

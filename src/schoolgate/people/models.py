@@ -58,13 +58,12 @@ class Person(models.Model):
         constraints = [models.UniqueConstraint(fields=["district", "sis_code"], name="person_code_unique")]
         indexes = [
             models.Index(fields=["district", "kind"], name="person_kind_idx"),
-            # The console's account list: name order (keyset pages) and case-insensitive search by the start of
-            # a family name or a whole e-mail. (On a PostgreSQL database whose collation is not C, add
-            # text_pattern_ops to the UPPER index for prefix searches.)
+            # The console's account list: one index gives both its case-insensitive name order (keyset pages)
+            # and search by the start of a family name (a range of the same index). (On a PostgreSQL database
+            # whose collation is not C, prefix searches need text_pattern_ops on UPPER(family_name).)
             models.Index(
-                fields=["district", "family_name", "given_name", "sis_code"], name="person_name_idx"
+                "district", Upper("family_name"), Upper("given_name"), "sis_code", name="person_name_idx"
             ),
-            models.Index("district", Upper("family_name"), name="person_family_upper_idx"),
             models.Index("district", Upper("email"), name="person_email_upper_idx"),
         ]
 
