@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from console_bench import run_console
 from generate import DEFAULT_SEED
 from harness import CLI, PG_ADMIN_URL, REPO_ROOT, SCRATCH_ROOT, BenchFailure, Context, machine_info
 from mail_bench import run_mail
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[Context], BenchResult]] = {
     "sync": run_sync,
     "mail": run_mail,
     "usernames": run_usernames,
+    "console": run_console,
 }
 
 RESULTS_FILE = REPO_ROOT / "BENCHMARKS.md"

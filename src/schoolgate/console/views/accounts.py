@@ -36,7 +36,10 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "kinds": PersonKind.values,
         "states": AccountState.values,
         "reasons": RevokeReason.values,
-        "schools": School.objects.filter(district=request.district, org_type="school").order_by("name")[:500],
+        # (code, name) pairs, not model instances: this list is built on every page of a busy screen.
+        "schools": School.objects.filter(district=request.district, org_type="school")
+        .order_by("name")
+        .values_list("sis_code", "name"),
         "actions": ACTIONS,
         "query": QueryDict(mutable=True) | filters.as_query(),
     }
