@@ -197,3 +197,19 @@ def test_audit_log_search_and_dashboard(admin, synced, cli):
         and b"ready_to_provision" in dashboard.content
     )
     assert admin.get("/console/nowhere/").status_code == 404
+
+
+def test_transfer_from_the_person_page(admin, synced, cli):
+    from schoolgate.accounts import lifecycle
+
+    cli("provision", synced.slug, "p0", "--json")
+    lifecycle.activate_account(
+        Account.objects.get(person__sis_code="p0"), username="pat", password="x" * 12, actor="t"
+    )
+    response = admin.post(f"/console/{synced.slug}/people/p0/transfer/", {"to": "p1"})
+    assert response.status_code == 302 and response["Location"].endswith("/people/p1/")
+    moved = Account.objects.get(person__sis_code="p1")
+    assert (moved.state, moved.username) == ("active", "pat"), "p1 had no login of its own: the login moved"
+    assert AuditEvent.objects.filter(action="account.transferred_in", actor="admin:ada").exists()
+    again = admin.post(f"/console/{synced.slug}/people/p0/transfer/", {"to": "p2"})
+    assert again.status_code == 400 and b"no login to transfer" in again.content

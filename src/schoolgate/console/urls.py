@@ -16,6 +16,7 @@ urlpatterns = [
     path("<slug:slug>/accounts/action/", accounts.account_action, name="account_action"),
     path("<slug:slug>/people/<str:code>/", people.person, name="person"),
     path("<slug:slug>/people/<str:code>/override/", people.override, name="override"),
+    path("<slug:slug>/people/<str:code>/transfer/", people.transfer, name="transfer"),
     path("<slug:slug>/sync/", sync.runs, name="sync"),
     path("<slug:slug>/sync/upload/", sync.upload, name="sync_upload"),
     path("<slug:slug>/sync/<int:run_id>/", sync.run_detail, name="sync_run"),

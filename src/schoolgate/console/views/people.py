@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from schoolgate.accounts.overrides import OverrideRejected, remove_override, set_override
 from schoolgate.accounts.person_view import UnknownPerson, describe_person
+from schoolgate.accounts.transfer import TransferRejected, transfer_login
 from schoolgate.console.access import actor_of, admin_view
 from schoolgate.people.models import OverrideField
 
@@ -47,3 +48,14 @@ def override(request: HttpRequest, code: str) -> HttpResponse:
     except (OverrideRejected, ValueError, KeyError) as exc:
         return person.__wrapped__(request, code, error=str(exc))
     return redirect("console:person", slug=request.district.slug, code=code)
+
+
+@admin_view
+@require_http_methods(["POST"])
+def transfer(request: HttpRequest, code: str) -> HttpResponse:
+    """Carry this person's login over to the record that succeeds it."""
+    try:
+        transfer_login(request.district, code, request.POST.get("to", "").strip(), actor=actor_of(request))
+    except TransferRejected as exc:
+        return person.__wrapped__(request, code, error=str(exc))
+    return redirect("console:person", slug=request.district.slug, code=request.POST["to"].strip())
