@@ -21,9 +21,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bulk_revoke_bench import run_bulk_revoke
 from console_bench import run_console
 from generate import DEFAULT_SEED
 from harness import CLI, PG_ADMIN_URL, REPO_ROOT, SCRATCH_ROOT, BenchFailure, Context, machine_info
+from login_bench import run_login
 from mail_bench import run_mail
 from report import BenchResult, markdown_section, print_result
 from sync_bench import run_sync
@@ -34,6 +36,8 @@ BENCHMARKS: dict[str, Callable[[Context], BenchResult]] = {
     "mail": run_mail,
     "usernames": run_usernames,
     "console": run_console,
+    "login": run_login,
+    "bulk_revoke": run_bulk_revoke,
 }
 
 RESULTS_FILE = REPO_ROOT / "BENCHMARKS.md"

@@ -42,16 +42,29 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     user_model = get_user_model()
+    from schoolgate.admins.models import AdminMembership
+    from schoolgate.core.models import District
+
+    # One login that is both the platform operator and the demo district's Primary admin (so it sees the
+    # district's people: an operator alone would see only health).
     operator, _ = user_model.objects.get_or_create(username="operator", defaults={"is_staff": True})
     operator.is_staff = operator.is_superuser = True
+    operator.email = "operator@demo.example"
     operator.set_password(password)
     operator.save()
+    demo = District.objects.get(slug="demo")
+    if not AdminMembership.objects.filter(district=demo, role="primary").exists():
+        AdminMembership.objects.get_or_create(
+            user=operator, district=demo, defaults={"role": "primary", "created_by": "make demo"}
+        )
     schoolgate("collectstatic", "--noinput", "--verbosity", "0")
     print(
         f"""
 Schoolgate is starting on http://{ADDRESS}/
-  Sign in at http://{ADDRESS}/admin/ as  operator  /  {password}
-  (a fresh password is issued each time `make demo` runs)
+  Sign in at http://{ADDRESS}/console/ as  operator  /  {password}
+  (a fresh password is issued each time `make demo` runs). Admins always use a second factor: the first
+  time, scan the QR code with an authenticator app (or type the key shown under it) and keep the
+  recovery codes it gives you.
   The portal: http://{ADDRESS}/portal/demo/login/   (mail is written to var/mail/ as .eml files)
   From another shell:  .venv/bin/schoolgate accounts demo --state ready_to_provision
                        .venv/bin/schoolgate group add demo Parents --audience contact

@@ -54,3 +54,35 @@ def family(district: District, children: int = 1, parents: int = 1) -> tuple[lis
         for adult in adults:
             make_link(kid, adult)
     return kids, adults
+
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def make_admin(district: District | None, email: str = "ada@example.org", role: str = "primary",
+               schools: tuple[str, ...] = (), *, operator: bool = False):  # fmt: skip
+    """An admin login with a confirmed authenticator, and a membership in `district` at `role` (if given)."""
+    from django.contrib.auth.models import User
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from schoolgate.admins.models import AdminMembership
+
+    user = User.objects.filter(username=email).first() or User.objects.create_user(
+        email, email=email, password=ADMIN_PASSWORD, is_staff=operator, is_superuser=operator
+    )
+    if district is not None:
+        AdminMembership.objects.create(
+            user=user, district=district, role=role, school_codes=list(schools), created_by="test"
+        )
+    TOTPDevice.objects.get_or_create(user=user, name="test authenticator", defaults={"confirmed": True})
+    return user
+
+
+def log_in_admin(client, user) -> None:
+    """Log `user` in to the console as if they had typed their password and a valid TOTP code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    session = client.session
+    session["otp_device_id"] = TOTPDevice.objects.filter(user=user).first().persistent_id
+    session.save()

@@ -37,7 +37,6 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -52,6 +51,16 @@ INSTALLED_APPS = [
     "schoolgate.jobs",
     "schoolgate.portal",
     "schoolgate.console",
+    "schoolgate.admins",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "schoolgate.api",
+    "schoolgate.scim",
+    "schoolgate.integrations",
+    "schoolgate.oidc",
+    "oauth2_provider",
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
@@ -64,10 +73,38 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "schoolgate.core.admission.OverloadMiddleware",  # past hashing capacity: 503 at once, not a time-out
+    "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the lockout response
 ]
+
+# Admin logins (the console): django-axes locks an account, and separately an IP address, after repeated
+# failures; the lock lifts by itself after the cool-off. Portal logins have their own per-account lockout.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURES", 5)
+AXES_COOLOFF_TIME = env_int("ADMIN_LOCKOUT_MINUTES", 15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "console/locked_out.html"
+AXES_VERBOSE = False
+
+# A strict Content-Security-Policy: everything from this origin, nothing inline (styles live in static files).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "schoolgate.urls"
 LOGIN_URL = "console:login"
@@ -141,17 +178,33 @@ MEDIA_ROOT = VAR_DIR / "media"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and bool(_database_url))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SESSION_COOKIE_AGE = env_int("SESSION_AGE_SECONDS", 8 * 3600)
+SESSION_COOKIE_AGE = env_int("SESSION_AGE_SECONDS", 8 * 3600)  # a working day, then log in again
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+OTP_TOTP_ISSUER = env_str("MFA_ISSUER", "Schoolgate")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Logs go to stderr (the process manager collects them). SCHOOLGATE_LOG_FORMAT=json writes one JSON object per
+# line for a log pipeline; "text" is for people reading a terminal.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "schoolgate.core.observability.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": env_str("LOG_FORMAT", "text")}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING")},
 }
+# Password hashing capacity per process (core/admission.py): how many argon2id computations run at once
+# (default: the number of cores — with several web processes per machine, cores / processes), how many more may
+# wait, and how long; beyond that a login is answered 503 with Retry-After at once.
+SCHOOLGATE_HASH_SLOTS = env_int("HASH_SLOTS", 0)
+SCHOOLGATE_HASH_WAIT_MS = env_int("HASH_WAIT_MS", 300)
+SCHOOLGATE_HASH_QUEUE = env_int("HASH_QUEUE", 2)  # per process: requests that may wait for a slot at once
+# /metrics answers loopback callers, or anyone presenting this bearer token (for a Prometheus elsewhere).
+SCHOOLGATE_METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # Background work (account generation, mail delivery) runs in `schoolgate db_worker` from a queue in the
 # database itself: the embedded SQLite file or PostgreSQL. No broker to install.
@@ -180,3 +233,71 @@ SCHOOLGATE_REVOKE_GUARD_SHARE = float(env_str("REVOKE_GUARD_SHARE", "0.05"))
 
 # PostgreSQL work_mem for the sync transaction, in MiB (hash joins over a district's people and links).
 SCHOOLGATE_SYNC_WORK_MEM_MB = env_int("SYNC_WORK_MEM_MB", 128)
+
+
+# --- OpenID Connect provider (django-oauth-toolkit; see schoolgate/oidc/) -----------------------------------
+def _oidc_rsa_private_key() -> str:
+    given = env_str("OIDC_RSA_PRIVATE_KEY")
+    if given:
+        # A PEM often reaches an environment file on one line, with its newlines written as \n.
+        return given.replace("\\n", "\n") if "\n" not in given else given
+    # Like the secret key: generated once per installation (owner-only), so ID tokens are signed with a key
+    # nobody else has, without any set-up. Written under a temporary name and linked into place, so
+    # processes starting together all end up with the one key and never read a half-written file.
+    key_file = VAR_DIR / "oidc_rsa_key.pem"
+    if not key_file.exists():
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        partial = VAR_DIR / f".oidc_rsa_key.{secrets.token_hex(8)}"
+        partial.touch(mode=0o600)
+        partial.write_bytes(pem)
+        try:
+            key_file.hardlink_to(partial)
+        except FileExistsError:
+            pass  # another process won the race: use its key
+        finally:
+            partial.unlink()
+    return key_file.read_text()
+
+
+OIDC_RSA_PRIVATE_KEY = _oidc_rsa_private_key()
+# The toolkit's default model, named so that migrations referring to it (oidc.OidcClient) can resolve it.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    # A fixed issuer (not derived from each request's Host header): the same in every ID token and in
+    # the discovery document, whatever proxy a request came through.
+    "OIDC_ISS_ENDPOINT": f"{SCHOOLGATE_BASE_URL}/oauth",
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "PKCE_REQUIRED": True,
+    # RFC 9700 (OAuth 2.0 Security BCP) behaviour now rather than at the toolkit's 4.0: S256 only (never
+    # "plain"), no implicit or password grant, bearer tokens never in a URL, `iss` in every authorization
+    # response (mix-up defence), access and refresh tokens stored hashed.
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "OAUTH2_VALIDATOR_CLASS": "schoolgate.oidc.validators.SchoolgateValidator",
+    "SCOPES": {
+        "openid": "Sign you in with your school portal login",
+        "profile": "Your name and portal username",
+        "email": "Your e-mail address",
+        "students": "The students you may see in the portal, with the sections shared with you",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],  # codes never travel over plaintext HTTP (RFC 9700 §2.1)
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OIDC_ACCESS_TOKEN_SECONDS", 3600),
+    "ID_TOKEN_EXPIRE_SECONDS": env_int("OIDC_ACCESS_TOKEN_SECONDS", 3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("OIDC_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # A person who already allowed an app with these scopes is not asked again.
+    "REQUEST_APPROVAL_PROMPT": "auto",
+}

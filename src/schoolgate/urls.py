@@ -1,18 +1,20 @@
-"""URL routes. The admin console and portal arrive with their own apps; for now the read-only Django admin
-and a health check."""
+"""URL routes: the admin console, the portal, the REST API, SCIM, the OpenID Connect provider, health,
+readiness and metrics.
 
-from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
+There is deliberately no Django admin site: it would be a window across every district, around the
+authorization layer (`schoolgate.admins.authz`) that scopes everything else."""
+
 from django.urls import include, path
 
-
-def health(_request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
-
+from schoolgate.core import observability
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
-    path("health", health, name="health"),
+    path("health", observability.health, name="health"),
+    path("ready", observability.ready, name="ready"),
+    path("metrics", observability.metrics, name="metrics"),
     path("portal/", include("schoolgate.portal.urls")),
     path("console/", include("schoolgate.console.urls")),
+    path("api/v1/", include("schoolgate.api.urls")),
+    path("scim/v2/", include("schoolgate.scim.urls")),
+    path("oauth/", include("schoolgate.oidc.urls")),
 ]

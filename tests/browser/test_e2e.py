@@ -13,13 +13,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import User
 
 from schoolgate.accounts import lifecycle
 from schoolgate.accounts.models import Account
 from schoolgate.mail.sender import deliver_due
 from schoolgate.sync.models import SyncRun
 from tests.builders import write_oneroster
+from tests.factories import ADMIN_PASSWORD, make_admin
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -63,20 +63,33 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
+    refused = []  # the browser reports anything the Content-Security-Policy blocked on the console
+    tab.on("console", lambda msg: refused.append(msg.text) if "Content Security Policy" in msg.text else None)
     yield tab
     context.close()
+    assert refused == [], "the strict Content-Security-Policy blocked something the page needs"
 
 
 def shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def admin_login(page, live_server) -> None:
-    User.objects.create_user("ada", password=PASSWORD, is_staff=True)
+def admin_login(page, live_server, slug: str) -> None:
+    """The district's Primary logs in: password, then the code their authenticator app shows."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from schoolgate.core.models import District
+
+    user = make_admin(District.objects.get(slug=slug), "ada@example.org")
     page.goto(f"{live_server.url}/console/login/")
-    page.get_by_label("Username").fill("ada")
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Username").fill("ada@example.org")
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Code").wait_for()
+    device = TOTPDevice.objects.get(user=user)
+    page.get_by_label("Code").fill(f"{totp(device.bin_key):06d}")
+    page.get_by_role("button", name="Continue").click()
     page.wait_for_url(f"{live_server.url}/console/")
 
 
@@ -99,7 +112,7 @@ def test_admin_filters_to_ready_to_revoke_and_revokes_with_confirmation(page, li
     )  # two families leave
     assert Account.objects.filter(state="ready_to_revoke").count() == 4
 
-    admin_login(page, live_server)
+    admin_login(page, live_server, "north")
     page.get_by_role("link", name=district["name"]).click()
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Accounts").click()
     page.get_by_label("State").select_option("ready_to_revoke")  # htmx reloads the table
@@ -169,7 +182,7 @@ def test_a_held_sync_is_confirmed_from_the_console(page, live_server, cli, tmp_p
     everyone_active(cli, District.objects.get(slug="north"))
     leaving = write_oneroster(tmp_path / "b", users=users(3), orgs=ORGS, zip_to=tmp_path / "export.zip")
 
-    admin_login(page, live_server)
+    admin_login(page, live_server, "north")
     page.goto(f"{live_server.url}/console/north/sync/")
     page.get_by_label("SIS export").set_input_files(str(leaving))
     page.get_by_role("button", name="Upload and sync").click()

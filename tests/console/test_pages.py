@@ -8,7 +8,6 @@ import re
 import zipfile
 
 import pytest
-from django.contrib.auth.models import User
 from pypdf import PdfReader
 
 from schoolgate.accounts.models import Account
@@ -17,7 +16,7 @@ from schoolgate.jobs.models import Notification
 from schoolgate.people.models import Override
 from schoolgate.sync.models import SyncRun
 from tests.builders import write_oneroster
-from tests.factories import make_district
+from tests.factories import log_in_admin, make_admin, make_district
 
 ORGS = [{"sourcedId": "north", "name": "North High", "type": "school"}]
 
@@ -35,9 +34,8 @@ def users(n: int = 4) -> list[dict]:
 
 
 @pytest.fixture
-def admin(client, db):
-    user = User.objects.create_user("ada", password="x" * 12, is_staff=True)
-    client.force_login(user)
+def admin(client, district):
+    log_in_admin(client, make_admin(district))
     return client
 
 
@@ -82,7 +80,7 @@ def test_bulk_action_states_the_count_then_acts(admin, synced):
     done = admin.post(url, {"action": "provision", "account": picked, "confirmed": "yes"})
     assert done.status_code == 302 and "/jobs/" in done["Location"]
     assert Account.objects.filter(state="invited").count() == 2
-    assert AuditEvent.objects.filter(action="account.provisioned", actor="admin:ada").count() == 2
+    assert AuditEvent.objects.filter(action="account.provisioned", actor="admin:ada@example.org").count() == 2
     every = admin.post(url, {"action": "provision", "scope": "all", "kind": "contact", "confirmed": "yes"})
     assert (
         every.status_code == 302
@@ -101,7 +99,11 @@ def test_person_page_and_overrides(admin, synced):
                         {"contact": "p0", "student": "k0", "field": "reports", "value": "off", "reason": "fees"})  # fmt: skip
     assert posted.status_code == 302
     override = Override.objects.get()
-    assert (override.field, override.value, override.created_by) == ("reports", False, "admin:ada")
+    assert (override.field, override.value, override.created_by) == (
+        "reports",
+        False,
+        "admin:ada@example.org",
+    )
     assert b"fees" in admin.get(f"/console/{synced.slug}/people/p0/").content
     missing_reason = admin.post(f"/console/{synced.slug}/people/k0/override/",
                                 {"contact": "p0", "student": "k0", "field": "portal", "value": "off", "reason": ""})  # fmt: skip
@@ -210,6 +212,6 @@ def test_transfer_from_the_person_page(admin, synced, cli):
     assert response.status_code == 302 and response["Location"].endswith("/people/p1/")
     moved = Account.objects.get(person__sis_code="p1")
     assert (moved.state, moved.username) == ("active", "pat"), "p1 had no login of its own: the login moved"
-    assert AuditEvent.objects.filter(action="account.transferred_in", actor="admin:ada").exists()
+    assert AuditEvent.objects.filter(action="account.transferred_in", actor="admin:ada@example.org").exists()
     again = admin.post(f"/console/{synced.slug}/people/p0/transfer/", {"to": "p2"})
     assert again.status_code == 400 and b"no login to transfer" in again.content

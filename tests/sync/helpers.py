@@ -38,3 +38,17 @@ def accounts_by_person(cli, slug: str, *args: str) -> dict[str, dict]:
     result = cli("accounts", slug, *args, "--json")
     assert result.code == 0, result.stderr
     return {row["person"]: row for row in result.json["accounts"]}
+
+
+def audit_disagreements(district) -> list[tuple[str, str | None, str | None]]:
+    """Accounts whose state differs from what their last audit event says it became (should be none)."""
+    last: dict[int, dict | None] = {}
+    events = AuditEvent.objects.filter(district=district, target_type="account").order_by("id")
+    for target, after in events.values_list("target_id", "after"):
+        last[target] = after
+    wrong = []
+    for account in Account.objects.filter(district=district).select_related("person"):
+        said = (last.get(account.pk) or {}).get("state")
+        if said != account.state:
+            wrong.append((account.person.sis_code, account.state, said))
+    return wrong

@@ -5,10 +5,7 @@ PostgreSQL when SCHOOLGATE_DATABASE_URL points at one."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -28,28 +25,6 @@ def users(n: int, leaving: int = 0) -> list[dict]:
             {"sourcedId": f"p{i}", "role": "parent", "orgSourcedIds": "sch"},
         ]
     return rows
-
-
-@pytest.fixture
-def database(tmp_path):
-    """A fresh, migrated database of the same engine the suite runs on, outside the test transaction."""
-    env = {**os.environ, "SCHOOLGATE_VAR_DIR": str(tmp_path / "var"), "PYTHONPATH": str(ROOT)}
-    url = os.environ.get("SCHOOLGATE_DATABASE_URL")
-    name = None
-    if url:
-        import psycopg
-
-        name = f"sg_crash_{uuid.uuid4().hex[:8]}"
-        base = url.rsplit("/", 1)[0]
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        env["SCHOOLGATE_DATABASE_URL"] = f"{base}/{name}"
-    run = lambda *args: subprocess.run(args, env=env, capture_output=True, text=True, check=False)  # noqa: E731
-    assert run(sys.executable, "-m", "schoolgate", "migrate", "-v0").returncode == 0
-    yield run
-    if name:
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.mark.parametrize("kill_at", ["mirror", "rules", "apply"])

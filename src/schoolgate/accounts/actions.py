@@ -81,7 +81,7 @@ def _run(
                 {"person": refused_codes[pk], "result": "skipped", "detail": why}
                 for pk, why in outcome.refused.items()
             ]
-            codes_by_id = dict(
+            codes_by_id = outcome.codes or dict(
                 Account.objects.filter(pk__in=moved_ids).values_list("pk", "person__sis_code").iterator()
             )
             result.done = len(moved_ids)

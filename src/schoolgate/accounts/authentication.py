@@ -8,6 +8,7 @@ upgraded to the current argon2id settings on a successful login.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cache
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
@@ -18,12 +19,17 @@ from schoolgate.accounts.models import Account, AccountState
 from schoolgate.accounts.usernames import username_key
 from schoolgate.core import audit
 from schoolgate.core.models import District
+from schoolgate.core.observability import count_login
 
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
+
+
 # Verified against a dummy hash when nobody matches, so an unknown username costs the same time as a wrong
 # password (no account enumeration by timing).
-_DUMMY_HASH = make_password("not a real password")
+@cache
+def _dummy_hash() -> str:
+    return make_password("not a real password")  # made on first use, not at import: hashing takes a slot
 
 
 class LoginRefused(Exception):
@@ -38,13 +44,15 @@ def authenticate(district: District, identifier: str, password: str) -> Account:
         .select_related("person")[:2]
     )
     if len(candidates) != 1:  # nobody, or an e-mail shared by two logins: the username is needed
-        check_password(password, _DUMMY_HASH)
+        check_password(password, _dummy_hash())
+        count_login("portal", "refused")
         raise LoginRefused(
             "Wrong username or password." if not candidates else "Use your username to log in."
         )
     account = candidates[0]
     now = timezone.now()
     if account.locked_until and account.locked_until > now:
+        count_login("portal", "locked")
         raise LoginRefused(
             f"Too many failed attempts: try again after {timezone.localtime(account.locked_until):%H:%M}."
         )
@@ -56,6 +64,7 @@ def authenticate(district: District, identifier: str, password: str) -> Account:
         if account.failed_logins:
             Account.objects.filter(pk=account.pk).update(failed_logins=0, locked_until=None)
         account.refresh_from_db()
+        count_login("portal", "success")
         return account
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(pk=account.pk)
@@ -68,4 +77,5 @@ def authenticate(district: District, identifier: str, password: str) -> Account:
                                                              "locked_until": locked.locked_until.isoformat()},
             )  # fmt: skip
         locked.save(update_fields=["failed_logins", "locked_until"])
+    count_login("portal", "refused")
     raise LoginRefused("Wrong username or password.")

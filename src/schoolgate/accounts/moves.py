@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connection
 
 from schoolgate.accounts.models import Account
-from schoolgate.core import sql
+from schoolgate.core import changes, sql
 from schoolgate.core.models import AuditEvent, District
 from schoolgate.people.models import Person
 
@@ -38,6 +38,8 @@ class MoveResult:
     """What a transition did: the accounts moved and, per skipped account, the state that made it illegal."""
 
     moved: list[int] = field(default_factory=list)
+    # With `want_ids`: each moved account's SIS code, read from the move table (no second query over the ids).
+    codes: dict[int, str] = field(default_factory=dict)
     count: int = 0
     # Accounts the transition refused for a reason other than their state (e.g. no free username), and why.
     refused: dict[int, str] = field(default_factory=dict)
@@ -142,9 +144,15 @@ def move(
         )
         for statement, params in then:
             cursor.execute(statement, params)
+        changes.accounts_changed(district.pk, f"SELECT account_id FROM {MOVE_TABLE}")
         moved: list[int] = []
+        codes: dict[int, str] = {}
         if want_ids:
-            cursor.execute(f"SELECT account_id FROM {MOVE_TABLE} ORDER BY account_id")
-            moved = [row[0] for row in cursor.fetchall()]
+            cursor.execute(
+                f"SELECT m.account_id, p.sis_code FROM {MOVE_TABLE} m JOIN {person} p ON p.id = m.person_id"
+                " ORDER BY m.account_id"
+            )
+            codes = dict(cursor.fetchall())
+            moved = list(codes)
         sql.drop_temp_table(cursor, MOVE_TABLE)
-    return MoveResult(moved=moved, count=count)
+    return MoveResult(moved=moved, codes=codes, count=count)

@@ -24,7 +24,7 @@ def bar_chart(bars: list[tuple[str, int]], *, title: str, compact: bool = False)
     slot = (width - 2 * pad) / max(len(bars), 1)
     parts = [
         f'<svg role="img" aria-labelledby="chart-{abs(hash(title))}" viewBox="0 0 {width} {height}" width="100%" '
-        'xmlns="http://www.w3.org/2000/svg" style="max-width:640px">',
+        'xmlns="http://www.w3.org/2000/svg" class="chart">',
         f'<title id="chart-{abs(hash(title))}">{escape(title)}: '
         + escape(", ".join(f"{label} {value}" for label, value in bars))
         + "</title>",

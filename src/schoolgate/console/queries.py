@@ -18,7 +18,7 @@ from schoolgate.accounts.models import Account
 from schoolgate.accounts.queries import InvalidFilter, account_queryset
 from schoolgate.accounts.usernames import username_key
 from schoolgate.core.models import District
-from schoolgate.people.models import Membership
+from schoolgate.people.models import Membership, Person
 
 CURSOR_SALT = "schoolgate.console.accounts"
 MAX_PER_PAGE = 200
@@ -51,9 +51,14 @@ class Page:
     next_cursor: str | None = None
 
 
-def matching(district: District, filters: Filters) -> QuerySet[Account]:
-    """Every account the filters select (also what "select every match" acts on)."""
+def matching(
+    district: District, filters: Filters, within: QuerySet[Person] | None = None
+) -> QuerySet[Account]:
+    """Every account the filters select (also what "select every match" acts on), among the people `within`
+    (a school admin's scope) when given."""
     qs = account_queryset(district, state=filters.state, kind=filters.kind, reason=filters.reason)
+    if within is not None:
+        qs = qs.filter(person__in=within.values("pk"))
     # The person's district too (the same district, always): it lets the database walk the person name index
     # (district, UPPER(family_name), UPPER(given_name), sis_code) in page order and stop after one page.
     qs = qs.filter(person__district=district)
@@ -82,10 +87,16 @@ def matching(district: District, filters: Filters) -> QuerySet[Account]:
     return qs
 
 
-def account_page(district: District, filters: Filters, after: str | None, per_page: int = 50) -> Page:
+def account_page(
+    district: District,
+    filters: Filters,
+    after: str | None,
+    per_page: int = 50,
+    within: QuerySet[Person] | None = None,
+) -> Page:
     """One page of the filtered accounts in name order, and the cursor of the next page."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    qs = matching(district, filters).select_related("person").order_by(*ORDER)
+    qs = matching(district, filters, within).select_related("person").order_by(*ORDER)
     if after:
         try:
             family, given, code = signing.loads(after, salt=CURSOR_SALT)

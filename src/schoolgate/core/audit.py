@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from schoolgate.core import changes
 from schoolgate.core.models import AuditEvent, District
 
 # Named actors for work no person started directly.
@@ -50,6 +51,8 @@ def record(
     """Write one audit event; a change whose before equals its after is not an event and is skipped."""
     if before is not None and after is not None and before == after:
         return None
+    if target_type == "account" and target_id is not None and district is not None:
+        changes.account_changed(district.pk, target_id)  # integrations hear of it in this same transaction
     return AuditEvent.objects.create(
         district=district,
         at=timezone.now(),

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
+from schoolgate.core.background import after_commit_once
 from schoolgate.core.models import District
 from schoolgate.mail.models import PENDING_STATUSES, OutboxMessage, OutboxStatus
 from schoolgate.mail.render import render
@@ -82,7 +82,7 @@ def enqueue(
         next_attempt_at=now,
         created_at=now,
     )
-    _kick_after_commit()
+    after_commit_once(_kick)
     return message
 
 
@@ -92,17 +92,6 @@ def pending_count(district: District | None = None) -> int:
     if district is not None:
         messages = messages.filter(district=district)
     return messages.count()
-
-
-def _kick_after_commit() -> None:
-    connection = transaction.get_connection()
-    # One delivery task per transaction. A callback registered in a savepoint that was rolled back has been
-    # dropped from this list by Django, so the next message registers it again.
-    if connection.in_atomic_block and any(func is _kick for _, func, _ in connection.run_on_commit):
-        return
-    # robust: the change is committed whatever happens here; if the task cannot be queued, the message waits
-    # for the next task or `schoolgate mail deliver`.
-    transaction.on_commit(_kick, robust=True)
 
 
 def _kick() -> None:

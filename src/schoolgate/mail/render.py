@@ -35,7 +35,10 @@ from schoolgate.core.models import District
 from schoolgate.mail.models import MailBranding, MailTemplate
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "mail"
-BUILT_IN_KEYS = ("welcome", "password_reset", "username_reminder")
+BUILT_IN_KEYS = (
+    "welcome", "password_reset", "username_reminder",
+    "admin_invitation", "admin_access_changed", "admin_change_confirmation", "primary_change",
+)  # fmt: skip
 # The Content-ID the layout's <img> points at; the sender attaches the district's logo under it.
 LOGO_CID = "district-logo@schoolgate"
 CACHE_SIZE = 256

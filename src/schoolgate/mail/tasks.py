@@ -13,11 +13,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.db.models import Q
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.backend import DatabaseBackend
+from django_tasks import task
 
+from schoolgate.core.background import queue_once
 from schoolgate.mail.sender import drain, next_due_at
 
 logger = logging.getLogger(__name__)
@@ -41,29 +40,4 @@ def deliver_outbox() -> dict[str, int]:
 
 def schedule_delivery(run_after: datetime | None = None) -> None:
     """Queue `deliver_outbox` to run now (or at `run_after`) unless a run due by then is already queued."""
-    now = timezone.now()
-    if run_after is not None and run_after <= now:
-        run_after = None
-    backend = deliver_outbox.get_backend()
-    if run_after is not None and not backend.supports_defer:
-        return  # this backend cannot wait; `schoolgate mail deliver` (or the next message) will do it
-    if _already_queued(backend, run_after or now):
-        return
-    (deliver_outbox.using(run_after=run_after) if run_after else deliver_outbox).enqueue()
-
-
-def _already_queued(backend: object, by: datetime) -> bool:
-    # Only the database backend can be asked what it holds; with any other, queue unconditionally.
-    if not isinstance(backend, DatabaseBackend):
-        return False
-    from django_tasks_db.models import DBTaskResult, get_date_max  # models: only once apps are loaded
-
-    return (
-        DBTaskResult.objects.filter(
-            status=TaskResultStatus.READY,
-            task_path=deliver_outbox.module_path,
-            backend_name=backend.alias,
-        )
-        .filter(Q(run_after__lte=by) | Q(run_after=get_date_max()))
-        .exists()
-    )
+    queue_once(deliver_outbox, run_after)

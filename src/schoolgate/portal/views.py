@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from schoolgate.accounts import lifecycle, passwords
@@ -12,6 +13,7 @@ from schoolgate.accounts.models import LinkPurpose
 from schoolgate.accounts.portal_data import visible_students
 from schoolgate.accounts.tokens import LinkInvalid, read_token
 from schoolgate.accounts.usernames import InvalidUsername
+from schoolgate.core import admission
 from schoolgate.core.models import District
 from schoolgate.portal.session import log_in, log_out, login_required
 
@@ -58,10 +60,23 @@ def activate(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go after logging in (e.g. back to an OpenID Connect authorization request): a path on this
+    site only, never another host, so the login page cannot be used as an open redirect."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+@admission.admitted
 @require_http_methods(["GET", "POST"])
 def log_in_view(request: HttpRequest, slug: str) -> HttpResponse:
     district = get_object_or_404(District, slug=slug)
     error = ""
+    next_url = _safe_next(request)
     if request.method == "POST":
         try:
             account = authenticate(
@@ -71,9 +86,14 @@ def log_in_view(request: HttpRequest, slug: str) -> HttpResponse:
             error = str(exc)
         else:
             log_in(request, account)
-            return redirect("portal:password" if account.must_change_password else "portal:students")
+            if account.must_change_password:
+                return redirect("portal:password")
+            return redirect(next_url or "portal:students")
     return render(
-        request, "portal/login.html", {"district": district, "error": error}, status=400 if error else 200
+        request,
+        "portal/login.html",
+        {"district": district, "error": error, "next": next_url},
+        status=400 if error else 200,
     )
 
 

@@ -18,10 +18,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from schoolgate.accounts import reconcile, supersession, username_policy
+from schoolgate.accounts.models import Account
 from schoolgate.accounts.transfer import transfer_login
-from schoolgate.core import audit
+from schoolgate.core import audit, changes, sql
 from schoolgate.core.models import District
 from schoolgate.people import evaluation
+from schoolgate.people.models import Person
 from schoolgate.sync import fingerprint
 from schoolgate.sync.mirror import SCOPE_TABLE, mirror
 from schoolgate.sync.models import SyncRun, SyncStatus
@@ -228,6 +230,14 @@ def _apply(
             transfer_login(district, old, new, actor=audit.SYSTEM_SYNC)
             transferred += 1
     outcome.counts["identity"]["transferred"] = transferred
+    # The people this run touched may have new names, e-mails or students: their accounts' data changed.
+    account = sql.table(Account)
+    people = scope or f"SELECT id FROM {sql.table(Person)} WHERE district_id = %s"
+    changes.accounts_changed(
+        district.pk,
+        f"SELECT id AS account_id FROM {account} WHERE district_id = %s AND person_id IN ({people})",
+        [district.pk] if scope else [district.pk, district.pk],
+    )
     outcome.status = SyncStatus.APPLIED.value
     if confirm and run is not None:
         # A confirmed run settles the held runs of the same files: they need no further action.
@@ -246,4 +256,5 @@ def _finish(run: SyncRun | None, outcome: SyncOutcome) -> SyncOutcome:
         run.warnings = [p.as_dict() for p in outcome.warnings]
         run.diff = outcome.diff or []
         run.save()
+        changes.sync_run_finished(run)  # webhooks send `sync.finished`
     return outcome

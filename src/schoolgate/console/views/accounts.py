@@ -9,7 +9,8 @@ from django.views.decorators.http import require_http_methods
 from schoolgate.accounts.bulk_jobs import ACTIONS, KIND
 from schoolgate.accounts.models import Account, AccountState, RevokeReason
 from schoolgate.accounts.queries import InvalidFilter
-from schoolgate.console.access import actor_of, admin_view
+from schoolgate.admins import roles
+from schoolgate.console.access import actor_of, admin_view, school_limit, scope_of
 from schoolgate.console.queries import Filters, account_page, matching
 from schoolgate.core.models import School
 from schoolgate.jobs.runner import create_job, run_job
@@ -19,13 +20,14 @@ RUN_INLINE_UP_TO = 200  # larger selections go to the worker, with a progress pa
 SHOWN_IN_CONFIRMATION = 50
 
 
-@admin_view
+@admin_view(roles.VIEW_ACCOUNTS)
 def account_list(request: HttpRequest) -> HttpResponse:
     filters = Filters.from_query(request.GET)
     try:
         page = account_page(
-            request.district, filters, request.GET.get("after"), int(request.GET.get("per_page", 50))
-        )
+            request.district, filters, request.GET.get("after"), int(request.GET.get("per_page", 50)),
+            within=scope_of(request),
+        )  # fmt: skip
         error = ""
     except (InvalidFilter, ValueError) as exc:
         page, error = None, str(exc)
@@ -37,7 +39,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
         "states": AccountState.values,
         "reasons": RevokeReason.values,
         # (code, name) pairs, not model instances: this list is built on every page of a busy screen.
-        "schools": School.objects.filter(district=request.district, org_type="school")
+        "schools": School.objects.filter(
+            district=request.district, org_type="school", **school_limit(request)
+        )
         .order_by("name")
         .values_list("sis_code", "name"),
         "actions": ACTIONS,
@@ -50,7 +54,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 def _selected(request: HttpRequest) -> tuple[list[int], Filters]:
     """Person ids of the selection: the ticked accounts, or every account matching the filters."""
     filters = Filters.from_query(request.POST)
-    qs = matching(request.district, filters)
+    qs = matching(request.district, filters, scope_of(request))
     if request.POST.get("scope") != "all":
         qs = qs.filter(pk__in=[int(v) for v in request.POST.getlist("account") if v.isdigit()])
     return list(
@@ -58,7 +62,7 @@ def _selected(request: HttpRequest) -> tuple[list[int], Filters]:
     ), filters
 
 
-@admin_view
+@admin_view(roles.ACT_ACCOUNTS)
 @require_http_methods(["POST"])
 def account_action(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")

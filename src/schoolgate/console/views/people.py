@@ -12,12 +12,14 @@ from django.views.decorators.http import require_http_methods
 from schoolgate.accounts.overrides import OverrideRejected, remove_override, set_override
 from schoolgate.accounts.person_view import UnknownPerson, describe_person
 from schoolgate.accounts.transfer import TransferRejected, transfer_login
-from schoolgate.console.access import actor_of, admin_view
-from schoolgate.people.models import OverrideField
+from schoolgate.admins import roles
+from schoolgate.console.access import actor_of, admin_view, require_people
+from schoolgate.people.models import Override, OverrideField
 
 
-@admin_view
+@admin_view(roles.VIEW_ACCOUNTS)
 def person(request: HttpRequest, code: str, error: str = "") -> HttpResponse:
+    require_people(request, code)
     try:
         data = describe_person(request.district, code)
     except UnknownPerson:
@@ -26,11 +28,16 @@ def person(request: HttpRequest, code: str, error: str = "") -> HttpResponse:
                                                    "error": error}, status=400 if error else 200)  # fmt: skip
 
 
-@admin_view
+@admin_view(roles.EDIT_PEOPLE)
 @require_http_methods(["POST"])
 def override(request: HttpRequest, code: str) -> HttpResponse:
+    require_people(request, code, request.POST.get("contact", ""), request.POST.get("student", ""))
     try:
         if request.POST.get("remove"):
+            link = Override.objects.filter(
+                district=request.district, pk=int(request.POST["remove"])
+            ).values_list("link__contact__sis_code", "link__student__sis_code")
+            require_people(request, *(link.first() or ()))
             remove_override(request.district, int(request.POST["remove"]), actor=actor_of(request))
         else:
             until = request.POST.get("until") or None
@@ -50,10 +57,11 @@ def override(request: HttpRequest, code: str) -> HttpResponse:
     return redirect("console:person", slug=request.district.slug, code=code)
 
 
-@admin_view
+@admin_view(roles.ACT_ACCOUNTS)
 @require_http_methods(["POST"])
 def transfer(request: HttpRequest, code: str) -> HttpResponse:
     """Carry this person's login over to the record that succeeds it."""
+    require_people(request, code, request.POST.get("to", "").strip())
     try:
         transfer_login(request.district, code, request.POST.get("to", "").strip(), actor=actor_of(request))
     except TransferRejected as exc:

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
-from django.utils.text import get_valid_filename
 from django.views.decorators.http import require_http_methods
 
+from schoolgate.admins import roles
 from schoolgate.console.access import actor_of, admin_view
-from schoolgate.core import audit
+from schoolgate.sync.decisions import discard_held_run
 from schoolgate.sync.engine import run_sync
 from schoolgate.sync.models import SyncRun, SyncStatus
 from schoolgate.sync.tasks import run_sync_task
+from schoolgate.sync.uploads import MAX_UPLOAD, store_upload
 
 RUN_INLINE_UP_TO = 5 * 1024 * 1024  # bytes of upload; larger files sync in the worker
-MAX_UPLOAD = 2 * 1024 * 1024 * 1024
 
 
-@admin_view
+@admin_view(roles.SYNC_VIEW)
 def runs(request: HttpRequest) -> HttpResponse:
     return render(
         request, "console/sync.html", {"runs": SyncRun.objects.filter(district=request.district)[:50]}
@@ -36,7 +34,7 @@ def _start(request: HttpRequest, path: Path, *, confirm: bool) -> HttpResponse:
     return redirect("console:sync", slug=request.district.slug)
 
 
-@admin_view
+@admin_view(roles.SYNC_RUN)
 @require_http_methods(["POST"])
 def upload(request: HttpRequest) -> HttpResponse:
     upload = request.FILES.get("file")
@@ -50,16 +48,10 @@ def upload(request: HttpRequest) -> HttpResponse:
             {"title": "File too large", "message": "The limit is 2 GB."},
             status=400,
         )
-    folder = Path(settings.VAR_DIR) / "uploads" / request.district.slug
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{timezone.now():%Y%m%d-%H%M%S}-{get_valid_filename(upload.name)}"
-    with path.open("wb") as handle:
-        for chunk in upload.chunks():
-            handle.write(chunk)
-    return _start(request, path, confirm=False)
+    return _start(request, store_upload(request.district, upload), confirm=False)
 
 
-@admin_view
+@admin_view(roles.SYNC_VIEW)
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, district=request.district, pk=run_id)
     revoking = [m for m in run.diff if m.get("to") == "ready_to_revoke"]
@@ -70,7 +62,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
     )
 
 
-@admin_view
+@admin_view(roles.SYNC_RUN)
 @require_http_methods(["POST"])
 def decide(request: HttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(SyncRun, district=request.district, pk=run_id)
@@ -81,7 +73,5 @@ def decide(request: HttpRequest, run_id: int) -> HttpResponse:
             return render(request, "console/message.html", {"title": "Files gone",
                           "message": "The uploaded files are no longer on the server: upload them again."}, status=400)  # fmt: skip
         return _start(request, Path(run.source), confirm=True)
-    SyncRun.objects.filter(pk=run.pk).update(status=SyncStatus.DISCARDED, finished_at=timezone.now())
-    audit.record(request.district, actor_of(request), "sync.discarded", target_type="sync_run", target_id=run.pk,
-                 target_label=f"run {run.pk}", before={"status": run.status}, after={"status": SyncStatus.DISCARDED})  # fmt: skip
+    discard_held_run(run, actor=actor_of(request))
     return redirect("console:sync_run", slug=request.district.slug, run_id=run.pk)

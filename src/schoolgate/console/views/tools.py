@@ -17,13 +17,14 @@ from schoolgate.accounts.doctor import FixRejected, apply_fix, diagnose
 from schoolgate.accounts.doctor.diagnose import UnknownSubject
 from schoolgate.accounts.lifecycle import IllegalTransition
 from schoolgate.accounts.models import Account, AccountState
-from schoolgate.console.access import actor_of, admin_view
+from schoolgate.admins import roles
+from schoolgate.console.access import actor_of, admin_view, require_people
 from schoolgate.console.charts import bar_chart, day_columns
 from schoolgate.core.models import AuditEvent
 from schoolgate.jobs.models import Notification
 
 
-@admin_view
+@admin_view(roles.DOCTOR)
 @require_http_methods(["GET", "POST"])
 def doctor(request: HttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
@@ -34,6 +35,7 @@ def doctor(request: HttpRequest) -> HttpResponse:
         try:
             kwargs = {who: ask[who], "student": ask["student"]}
             report = diagnose(request.district, **kwargs)
+            require_people(request, *report.subjects, ask["student"] or "")  # a school admin's people only
             if request.method == "POST" and params.get("apply"):
                 applied = apply_fix(request.district, report, params["apply"], actor=actor_of(request))
                 report = diagnose(request.district, **kwargs)
@@ -43,7 +45,7 @@ def doctor(request: HttpRequest) -> HttpResponse:
                   status=400 if error else 200)  # fmt: skip
 
 
-@admin_view
+@admin_view(None)
 @require_http_methods(["GET", "POST"])
 def notifications(request: HttpRequest) -> HttpResponse:
     mine = Notification.objects.filter(district=request.district, recipient=actor_of(request))
@@ -56,7 +58,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
     )
 
 
-@admin_view
+@admin_view(roles.AUDIT_VIEW)
 def audit_log(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.filter(district=request.district)
     for name, field in (
@@ -76,7 +78,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(request, "console/audit.html", {"page": page, "params": request.GET})
 
 
-@admin_view
+@admin_view(None)
 def dashboard(request: HttpRequest) -> HttpResponse:
     by_state = dict(
         Account.objects.filter(district=request.district)
@@ -99,3 +101,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "activations_chart": bar_chart(days, title="Activations per day, last 30 days", compact=True),
         "states": states,
     })  # fmt: skip
+
+
+@admin_view(roles.BILLING_VIEW)
+def usage(request: HttpRequest) -> HttpResponse:
+    """Usage for invoices: accounts by kind and state (counts only, no people)."""
+    counts = (
+        Account.objects.filter(district=request.district)
+        .values_list("person__kind", "state")
+        .annotate(n=Count("id"))
+        .order_by("person__kind", "state")
+    )
+    table: dict[str, dict[str, int]] = {}
+    for kind, state, n in counts:
+        table.setdefault(kind, {})[state] = n
+    rows = [(kind, [by_state.get(s, 0) for s in AccountState.values], sum(by_state.values()))
+            for kind, by_state in table.items()]  # fmt: skip
+    return render(request, "console/usage.html", {"rows": rows, "states": AccountState.values})

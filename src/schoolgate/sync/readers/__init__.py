@@ -28,6 +28,7 @@ from schoolgate.sync.readers.problems import ProblemLog
 from schoolgate.sync.readers.sds import looks_like_sds_users, read_sds
 from schoolgate.sync.readers.source import FileSet, open_fileset, read_header
 from schoolgate.sync.readers.spec import HEADER_TYPOS, USERS_11
+from schoolgate.sync.readers.values import check_values
 
 __all__ = [
     "FORMATS",
@@ -77,9 +78,9 @@ def _read(fs: FileSet, format: str, log: ProblemLog) -> Snapshot:
         format = detect(fs, log) or ""
         if not format:
             return Snapshot(format="unknown")
-    if format == "sds":
-        return read_sds(fs, log)
-    return read_oneroster(fs, log)
+    snapshot = read_sds(fs, log) if format == "sds" else read_oneroster(fs, log)
+    check_values(snapshot, log)
+    return snapshot
 
 
 def detect(fs: FileSet, log: ProblemLog) -> str | None:

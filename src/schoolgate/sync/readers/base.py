@@ -40,7 +40,18 @@ class Problem:
     message: str
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "line": self.line, "column": self.column, "message": self.message}
+        """The problem as stored on the run: JSON that both engines accept (PostgreSQL's jsonb has no NUL)."""
+        return {
+            "file": _printable(self.file),
+            "line": self.line,
+            "column": _printable(self.column),
+            "message": _printable(self.message),
+        }
+
+
+def _printable(text: str | None) -> str | None:
+    # A hostile file can put NUL in a header or a quoted value; show it as the visible "␀" symbol instead.
+    return text.replace("\x00", "\u2400") if text else text
 
 
 class Rejected(Exception):

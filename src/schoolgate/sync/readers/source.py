@@ -192,6 +192,12 @@ def _utf8_problem(path: Path) -> tuple[int, str] | None:
 
 
 def report_utf8(path: Path, file: str, log: ProblemLog) -> None:
+    with path.open("rb") as handle:
+        start = handle.read(2)
+    if start in (b"\xff\xfe", b"\xfe\xff"):  # Excel's "Unicode text" and some exports write UTF-16
+        log.error(file, 1, None, "is UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8. "
+                  "Save it as UTF-8 (CSV UTF-8) and export again.")  # fmt: skip
+        return
     found = _utf8_problem(path)
     if found is None:
         log.error(file, None, None, "is not valid UTF-8 text; save it as UTF-8 (CSV UTF-8) and export again.")

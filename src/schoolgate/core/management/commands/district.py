@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandParser
-from django.db import IntegrityError, transaction
-from django.utils.text import slugify
+from django.db import transaction
 
 from schoolgate.core import audit
 from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.districts import DistrictRejected, create_district
 from schoolgate.core.models import District
-from schoolgate.people.eligibility import install_default_rules
 
 
 class Command(SchoolgateCommand):
@@ -57,21 +56,10 @@ class Command(SchoolgateCommand):
         return {"districts": districts}, self.render_list
 
     def add(self, slug: str, name: str) -> dict[str, Any]:
-        if slugify(slug) != slug:
-            raise InputRejected(f"slug {slug!r} may hold only lower-case letters, digits, '-' and '_'")
-        if not name.strip():
-            raise InputRejected("the district needs a name")
         try:
-            with transaction.atomic():
-                district = District.objects.create(slug=slug, name=name.strip())
-                install_default_rules(district)
-                audit.record(
-                    district, audit.cli_actor(), "district.added", target_type="district",
-                    target_id=district.pk, target_label=slug, after={"slug": slug, "name": district.name},
-                )  # fmt: skip
-        except IntegrityError:
-            raise InputRejected(f"a district {slug!r} already exists") from None
-        return self.describe(district)
+            return self.describe(create_district(slug, name, actor=audit.cli_actor()))
+        except DistrictRejected as exc:
+            raise InputRejected(str(exc)) from None
 
     def change(self, options: dict[str, Any]) -> dict[str, Any]:
         district = self.district(options["slug"])

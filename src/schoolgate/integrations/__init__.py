@@ -1,0 +1,1 @@
+"""Outbound integrations: SCIM push to downstream services and signed webhooks (issue 7)."""

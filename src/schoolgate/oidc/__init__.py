@@ -1,0 +1,1 @@
+"""The OpenID Connect provider for downstream apps (issue 7)."""

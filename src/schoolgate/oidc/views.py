@@ -1,0 +1,107 @@
+"""The authorization endpoint, logged in by the *portal* session instead of a Django user.
+
+`PortalAuthorizationView` is django-oauth-toolkit's `AuthorizationView` with one difference: who the
+resource owner is. Before the toolkit runs it resolves the client (an unknown one is refused here, since its
+redirect URI cannot be trusted), then the portal account of this browser session (`portal.session`). Without
+one — or with one whose credentials changed — the toolkit sees an anonymous user and sends the person to
+*the client's district's* portal login with `?next=` back to this request (or answers `login_required` for
+`prompt=none`). An account of another district is refused. Otherwise `request.user` becomes the account's
+shadow user (`bridge`), which is all the toolkit needs to store grants and tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from oauth2_provider.views import AuthorizationView
+
+from schoolgate.oidc import bridge
+from schoolgate.oidc.models import OidcClient
+from schoolgate.portal.session import ACCOUNT, VERSION, current_account
+
+
+def _refused(request: HttpRequest, status: int, error: str, description: str, **extra: Any) -> HttpResponse:
+    context = {"error": {"error": error, "description": description}, **extra}
+    return render(request, "oauth2_provider/authorize.html", context, status=status)
+
+
+class PortalAuthorizationView(AuthorizationView):
+    template_name = "oauth2_provider/authorize.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The client names the district (a client belongs to exactly one), so it is looked up by its id alone.
+        source = request.POST if request.method == "POST" else request.GET
+        client_id = source.get("client_id", "")
+        client = (
+            OidcClient.objects.select_related("district", "application")
+            .filter(application__client_id=client_id)
+            .first()
+            if client_id
+            else None
+        )
+        if client is None:
+            return _refused(request, 400, "invalid_client", "This application is not registered.")
+        self.client = client
+        account = current_account(request)
+        if account is None:  # the toolkit then sends the person to get_login_url()
+            return self._dispatch_as(AnonymousUser(), request, *args, **kwargs)
+        if account.district_id != client.district_id:
+            return _refused(
+                request, 403, "access_denied",
+                f"{client.application.name} is an application of {client.district.name}. Your portal login "
+                f"belongs to {account.district.name}, so it cannot sign you in there.",
+                district=client.district,
+                login_url=f"{self.get_login_url()}?{urlencode({'next': request.get_full_path()})}",
+            )  # fmt: skip
+        if account.must_change_password:
+            return redirect("portal:password")  # the group's "must change at next login" policy comes first
+        request.portal_account = account  # type: ignore[attr-defined]
+        return self._dispatch_as(bridge.identity_for(account).user, request, *args, **kwargs)
+
+    def _dispatch_as(self, user: Any, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The toolkit reads the resource owner from request.user. It is swapped only while the toolkit runs:
+        # pages render later with the browser's own user (anonymous, or an admin's console login), so
+        # nothing outside this view ever sees a shadow user as the logged-in user.
+        original = request.user
+        request.user = user
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            request.user = original
+
+    def get_login_url(self) -> str:
+        """The portal login of the client's district (the toolkit adds `?next=` back to this request)."""
+        return reverse("portal:login", args=[self.client.district.slug])
+
+    def handle_prompt_login(self) -> HttpResponse:
+        # prompt=login asks for a fresh login: end the portal session's login (not the whole session, which
+        # may also hold a console login) so that coming back without logging in cannot skip it.
+        for key in (ACCOUNT, VERSION):
+            self.request.session.pop(key, None)
+        return super().handle_prompt_login()
+
+    def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:
+        prompt = set(self.request.GET.get("prompt", "").split())
+        if "none" in prompt and "form" in context and not context.get("error"):
+            # The consent page would be shown, which prompt=none forbids: tell the client instead. The
+            # redirect URI in the context has been validated against the client's registered ones.
+            answer = {
+                "error": "consent_required",
+                **({"state": context["state"]} if context.get("state") else {}),
+            }
+            separator = "&" if "?" in context["redirect_uri"] else "?"
+            return self.redirect(
+                context["redirect_uri"] + separator + urlencode(answer), context["application"]
+            )
+        return super().render_to_response(context, **response_kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["district"] = self.client.district
+        context["account"] = getattr(self.request, "portal_account", None)
+        return context

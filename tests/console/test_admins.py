@@ -1,0 +1,344 @@
+"""Delegated administration end to end, over real SMTP: invitations (password + MFA enrolment), level changes,
+removal (sessions and tokens end at once), the change of Primary through the operator, the one-Primary
+invariant (also under concurrent requests, on PostgreSQL), recovery codes, lockout, CSP and argon2id.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_static.models import StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from schoolgate.admins import roles
+from schoolgate.admins.delegation import (
+    AdminChangeRejected,
+    accept_invitation,
+    decide_primary_change,
+    invite_admin,
+    read_invitation,
+    request_primary_change,
+)
+from schoolgate.admins.models import AdminMembership, PrimaryChangeRequest
+from schoolgate.admins.tokens import authenticate_token, create_token
+from schoolgate.core.models import AuditEvent
+from schoolgate.mail.sender import deliver_due
+from tests.factories import ADMIN_PASSWORD, log_in_admin, make_admin, make_district
+
+NEW_PASSWORD = "violet lighthouse 1987 tide"
+
+
+def text_of(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def code_for(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+@pytest.fixture
+def primary(client, district, smtp_server):
+    user = make_admin(district, "pat@example.org", roles.PRIMARY)
+    log_in_admin(client, user)
+    return user
+
+
+def manage(client, district, **data):
+    return client.post(reverse("console:admins_manage", kwargs={"slug": district.slug}), data)
+
+
+def test_an_invited_admin_sets_a_password_enrols_mfa_and_gets_in(client, district, primary, smtp_server):
+    assert (
+        manage(client, district, action="invite", email="Sam@Example.org", role="support").status_code == 302
+    )
+    deliver_due()
+    (invitation,) = smtp_server.to("sam@example.org")
+    link = re.search(r"http://testserver(/console/invitation/\S+/)", text_of(invitation)).group(1)
+    (confirmation,) = smtp_server.to("pat@example.org")
+    assert "sam@example.org was invited as Support" in text_of(confirmation), "the Primary is told"
+
+    sam = Client()
+    weak = sam.post(link, {"password": "short", "password2": "short"})
+    assert weak.status_code == 400 and not User.objects.filter(username="sam@example.org").exists()
+    accepted = sam.post(link, {"password": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert accepted.status_code == 302 and accepted["Location"].startswith(reverse("console:mfa"))
+    assert sam.get(reverse("console:dashboard", kwargs={"slug": district.slug})).status_code == 302, (
+        "MFA first"
+    )
+
+    enrol = sam.get(accepted["Location"])
+    assert enrol.status_code == 200 and b"data:image/svg+xml" in enrol.content, "a QR code to scan"
+    device = TOTPDevice.objects.get(user__username="sam@example.org", confirmed=False)
+    assert sam.post(accepted["Location"], {"code": "000000"}).status_code == 400
+    throttled = sam.post(accepted["Location"], {"code": code_for(device)})
+    assert throttled.status_code == 400 and b"Too many wrong codes" in throttled.content, (
+        "a wrong code costs time"
+    )
+    time.sleep(1.1)  # django-otp's wait after one wrong code is one second
+    done = sam.post(accepted["Location"], {"code": code_for(device)})
+    codes = re.findall(r"<li>([a-z0-9]{8})</li>", done.content.decode())
+    assert done.status_code == 200 and len(codes) == 10, "recovery codes, shown once"
+    assert sam.get(reverse("console:accounts", kwargs={"slug": district.slug})).status_code == 200
+    assert AdminMembership.objects.get(user__username="sam@example.org").role == roles.SUPPORT_ROLE
+
+    assert sam.get(link).status_code == 410, "an invitation works once"
+    deliver_due()
+    assert any("You are now an admin" in text_of(m) for m in smtp_server.to("sam@example.org"))
+    event = AuditEvent.objects.get(action="admin.added")
+    assert event.district == district and event.target_label == "sam@example.org"
+    for message in smtp_server.messages:
+        assert NEW_PASSWORD not in message.as_string()
+
+
+def test_changing_a_level_emails_the_admin_and_confirms_to_the_primary(
+    client, district, primary, smtp_server
+):
+    sam = make_admin(district, "sam@example.org", roles.SUPPORT_ROLE)
+    membership = AdminMembership.objects.get(user=sam)
+    assert (
+        manage(client, district, action="change", membership=membership.pk, role="auditor").status_code == 302
+    )
+    membership.refresh_from_db()
+    assert membership.role == roles.AUDITOR
+    deliver_due()
+    assert "Auditor" in text_of(smtp_server.to("sam@example.org")[0])
+    assert "sam@example.org is now Auditor" in text_of(smtp_server.to("pat@example.org")[0])
+    own = AdminMembership.objects.get(user=primary)
+    refused = manage(client, district, action="change", membership=own.pk, role="support")
+    assert refused.status_code == 400 and b"change request" in refused.content
+    assert manage(client, district, action="remove", membership=own.pk).status_code == 400
+    assert AdminMembership.objects.get(pk=own.pk).role == roles.PRIMARY
+
+
+def test_removal_ends_sessions_and_tokens_at_once(client, district, primary, smtp_server):
+    sam = make_admin(district, "sam@example.org", roles.SUPPORT_ROLE)
+    sam_client = Client()
+    log_in_admin(sam_client, sam)
+    assert sam_client.get(reverse("console:accounts", kwargs={"slug": district.slug})).status_code == 200
+    raw, _ = create_token(
+        district, level=roles.SUPPORT_ROLE, scope="api", name="sam's script", actor="test", user=sam
+    )
+    assert authenticate_token(raw, scope="api").district == district
+
+    membership = AdminMembership.objects.get(user=sam)
+    assert manage(client, district, action="remove", membership=membership.pk).status_code == 302
+    after = sam_client.get(reverse("console:accounts", kwargs={"slug": district.slug}))
+    assert after.status_code == 302 and after["Location"].startswith("/console/login/"), "the session is gone"
+    assert authenticate_token(raw, scope="api") is None, "the token no longer works"
+    event = AuditEvent.objects.get(action="admin.removed")
+    assert event.after == {"sessions_ended": 1, "tokens_revoked": 1} and event.district == district
+    deliver_due()
+    assert "no longer an admin" in text_of(smtp_server.to("sam@example.org")[0])
+    assert "sam@example.org is no longer an admin" in text_of(smtp_server.to("pat@example.org")[0])
+
+
+def test_a_token_never_reaches_another_district(district):
+    other = make_district("other")
+    raw, _ = create_token(other, level=roles.AUDITOR, scope="scim", name="peer", actor="test")
+    access = authenticate_token(raw, scope="scim")
+    assert access.district == other and access.district != district
+    assert authenticate_token(raw, scope="api") is None, "a SCIM token is not an API token"
+    with pytest.raises(AdminChangeRejected):
+        create_token(district, level=roles.PRIMARY, scope="api", name="too strong", actor="test")
+
+
+def test_the_primary_changes_only_when_the_operator_validates(client, district, primary, smtp_server):
+    sam = make_admin(district, "sam@example.org", roles.SUPPORT_ROLE)
+    asked = manage(client, district, action="primary", email="sam@example.org", reason="Pat retires in June")
+    assert asked.status_code == 302
+    assert AdminMembership.objects.get(user=primary).role == roles.PRIMARY, (
+        "nothing changes before validation"
+    )
+    assert (
+        manage(client, district, action="primary", email="sam@example.org", reason="again").status_code == 400
+    )
+    deliver_due()
+    assert "was sent to the platform operator" in text_of(smtp_server.to("sam@example.org")[0])
+    assert "was sent to the platform operator" in text_of(smtp_server.to("pat@example.org")[0])
+
+    operator = Client()
+    log_in_admin(operator, make_admin(None, "olga@example.org", operator=True))
+    page = operator.get(reverse("console:operator"))
+    assert b"Pat retires in June" in page.content
+    request = PrimaryChangeRequest.objects.get()
+    decided = operator.post(reverse("console:operator_decide", kwargs={"request_id": request.pk}),
+                            {"decision": "approve", "note": "checked by phone"})  # fmt: skip
+    assert decided.status_code == 302
+    assert AdminMembership.objects.get(user=sam).role == roles.PRIMARY
+    assert AdminMembership.objects.get(user=primary).role == roles.SUPPORT_ROLE
+    assert AdminMembership.objects.filter(district=district, role=roles.PRIMARY).count() == 1
+    deliver_due()
+    for address in ("sam@example.org", "pat@example.org"):
+        assert "was validated" in text_of(smtp_server.to(address)[-1]), address
+    event = AuditEvent.objects.get(action="primary.changed")
+    assert event.district == district and event.before == {"primary": ["pat@example.org"]}
+    again = operator.post(
+        reverse("console:operator_decide", kwargs={"request_id": request.pk}), {"decision": "reject"}
+    )
+    assert again.status_code == 400, "a decided request stays decided"
+
+
+def test_a_rejected_request_changes_nothing(district, smtp_server):
+    pat = make_admin(district, "pat@example.org", roles.PRIMARY)
+    make_admin(district, "sam@example.org", roles.AUDITOR)
+    request = request_primary_change(district, pat, "sam@example.org", "holiday cover", actor="test")
+    decide_primary_change(request, approve=False, actor="operator:olga", note="use Support for cover")
+    assert AdminMembership.objects.get(user=pat).role == roles.PRIMARY
+    assert AdminMembership.objects.get(user__username="sam@example.org").role == roles.AUDITOR
+    deliver_due()
+    assert "was rejected" in text_of(smtp_server.to("sam@example.org")[-1])
+    assert "use Support for cover" in text_of(smtp_server.to("pat@example.org")[-1])
+
+
+def test_the_database_allows_one_primary_per_district(district):
+    make_admin(district, "pat@example.org", roles.PRIMARY)
+    other = make_admin(None, "sam@example.org")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AdminMembership.objects.create(user=other, district=district, role=roles.PRIMARY, created_by="test")
+    with pytest.raises(AdminChangeRejected, match="already has a Primary"):
+        invite_admin(district, "sam@example.org", roles.PRIMARY, actor="test", allow_primary=True)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions: PostgreSQL")
+def test_one_primary_under_concurrent_requests():
+    """Two people accept Primary invitations at the same instant, and two validated requests race: every time,
+    the district ends with exactly one Primary and the loser gets a clear refusal."""
+    district = make_district()
+    invitations = []
+    for email in ("ann@example.org", "bob@example.org"):
+        _, token = invite_admin(district, email, roles.PRIMARY, actor="test", allow_primary=True)
+        invitations.append((read_invitation(token), make_admin(None, email)))
+    barrier, outcomes = threading.Barrier(2), []
+
+    def accept(invitation, user):
+        try:
+            barrier.wait(5)
+            accept_invitation(invitation, user, actor="test")
+            outcomes.append("ok")
+        except AdminChangeRejected as exc:
+            outcomes.append(str(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept, args=pair) for pair in invitations]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(outcomes)[-1] == "ok" and sum(o == "ok" for o in outcomes) == 1, outcomes
+    assert AdminMembership.objects.filter(district=district, role=roles.PRIMARY).count() == 1
+
+    # Two pending requests (made before the one-pending rule could see each other) validated at once.
+    current = AdminMembership.objects.get(district=district, role=roles.PRIMARY).user
+    candidates = [make_admin(district, f"c{i}@example.org", roles.SUPPORT_ROLE) for i in range(2)]
+    requests = [PrimaryChangeRequest.objects.create(district=district, requested_by=current.username,
+                                                    new_primary_email=c.username, reason="race") for c in candidates]  # fmt: skip
+    barrier, errors = threading.Barrier(2), []
+
+    def approve(request):
+        try:
+            barrier.wait(5)
+            decide_primary_change(request, approve=True, actor="operator:test")
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(r,)) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    primaries = list(
+        AdminMembership.objects.filter(district=district, role=roles.PRIMARY).values_list(
+            "user__username", flat=True
+        )
+    )
+    assert len(primaries) == 1 and primaries[0] in {c.username for c in candidates}
+
+
+def test_a_recovery_code_works_once(district):
+    user = make_admin(district, "pat@example.org", roles.PRIMARY)
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    device = StaticDevice.objects.create(user=user, name="Recovery codes")
+    device.token_set.create(token="rescue42")
+    first = Client()
+    login = first.post(reverse("console:login"), {"username": "pat@example.org", "password": ADMIN_PASSWORD})
+    assert login.status_code == 302 and login["Location"].startswith(reverse("console:mfa"))
+    assert first.post(reverse("console:mfa"), {"code": "rescue42"}).status_code == 302
+    assert first.get(reverse("console:dashboard", kwargs={"slug": district.slug})).status_code == 200
+    assert not StaticToken.objects.filter(token="rescue42").exists()
+    second = Client()
+    second.post(reverse("console:login"), {"username": "pat@example.org", "password": ADMIN_PASSWORD})
+    assert second.post(reverse("console:mfa"), {"code": "rescue42"}).status_code == 400, "used up"
+    assert AuditEvent.objects.filter(action="admin.recovery_code_used").count() == 1
+
+
+def test_new_recovery_codes_replace_the_old_ones(client, district, primary):
+    page = client.post(reverse("console:security"), {"action": "recovery_codes"})
+    codes = re.findall(r"<li>([a-z0-9]{8})</li>", page.content.decode())
+    assert len(codes) == 10 and StaticToken.objects.filter(device__user=primary).count() == 10
+
+
+def test_repeated_failures_lock_the_account_and_the_address(district):
+    make_admin(district, "pat@example.org", roles.PRIMARY)
+    attacker = Client()
+    for _ in range(5):
+        attacker.post(reverse("console:login"), {"username": "pat@example.org", "password": "guess"})
+    locked = attacker.post(
+        reverse("console:login"), {"username": "pat@example.org", "password": ADMIN_PASSWORD}
+    )
+    assert locked.status_code == 429 and b"Too many failed attempts" in locked.content, (
+        "even the right password"
+    )
+    other_ip = Client(REMOTE_ADDR="10.0.0.9")
+    still = other_ip.post(
+        reverse("console:login"), {"username": "pat@example.org", "password": ADMIN_PASSWORD}
+    )
+    assert still.status_code == 429, "the account is locked whatever the address"
+    make_admin(district, "sam@example.org", roles.SUPPORT_ROLE)
+    spray = Client(REMOTE_ADDR="10.0.0.7")
+    for i in range(5):
+        spray.post(reverse("console:login"), {"username": f"user{i}@example.org", "password": "guess"})
+    blocked = spray.post(
+        reverse("console:login"), {"username": "sam@example.org", "password": ADMIN_PASSWORD}
+    )
+    assert blocked.status_code == 429, "an address that keeps failing is locked too"
+
+
+def test_pages_carry_a_strict_content_security_policy(client, district, primary):
+    response = client.get(reverse("console:dashboard", kwargs={"slug": district.slug}))
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "style-src 'self'" in policy and "unsafe-inline" not in policy
+    assert b"<style" not in response.content and b' style="' not in response.content
+
+
+def test_an_older_password_hash_is_upgraded_at_login(district, settings):
+    user = make_admin(district, "pat@example.org", roles.PRIMARY)
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+    user.set_password(ADMIN_PASSWORD)
+    user.save()
+    assert user.password.startswith("pbkdf2_sha256$")
+    settings.PASSWORD_HASHERS = settings.PASSWORD_HASHERS[1:]
+    assert (
+        Client()
+        .post(reverse("console:login"), {"username": "pat@example.org", "password": ADMIN_PASSWORD})
+        .status_code
+        == 302
+    )
+    user.refresh_from_db()
+    assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")

@@ -1,0 +1,142 @@
+"""The SCIM server's behaviour: auth and tenancy, filters, pagination, PATCH through the lifecycle, ETags."""
+
+from __future__ import annotations
+
+import pytest
+
+from schoolgate.accounts.models import Account, AccountState
+from schoolgate.core.models import AuditEvent
+from schoolgate.people.models import PersonKind
+from tests.factories import make_district, make_person
+from tests.scim.conftest import make_token, populate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+JSON = {"Content-Type": "application/scim+json"}
+
+
+def users(http, **params):
+    response = http.get("/Users", params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/scim+json")
+    return response.json()
+
+
+def test_users_carry_person_kind_and_guardian_students(scim):
+    with scim.http() as http:
+        body = users(http, filter='userName eq "mia"')
+    assert body["totalResults"] == 1
+    mia = body["Resources"][0]
+    ext = mia["urn:schoolgate:params:scim:schemas:extension:schoolgate:2.0:User"]
+    assert mia["active"] is True and ext["kind"] == "contact" and ext["sisCode"] == "mum"
+    assert [s["value"] for s in ext["students"]] == ["k1", "k2"]
+    assert ext["students"][0]["sections"]
+    assert mia["meta"]["version"].startswith('W/"')
+
+
+def test_filters_and_pagination(scim):
+    with scim.http() as http:
+        everyone = users(http)["totalResults"]
+        assert users(http, filter='userName sw "k"')["totalResults"] == 3
+        assert users(http, filter='emails co "EXAMPLE.org"')["totalResults"] == 3
+        assert users(http, filter='userName eq "k1" or userName eq "k2"')["totalResults"] == 2
+        assert users(http, filter='active eq true and userName co "i"')["totalResults"] == 1
+        assert users(http, filter='externalId eq "nobody"')["totalResults"] == 0
+        page = users(http, startIndex=2, count=2)
+        assert page["totalResults"] == everyone and page["itemsPerPage"] == 2 and page["startIndex"] == 2
+        bad = http.get("/Users", params={"filter": "userName eq"})
+        assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
+        unknown = http.get("/Users", params={"filter": 'title eq "x"'})
+        assert unknown.status_code == 400 and "title" in unknown.json()["detail"]
+
+
+def test_patch_active_false_revokes_through_the_lifecycle(scim):
+    with scim.http() as http:
+        mia = users(http, filter='userName eq "mia"')["Resources"][0]
+        patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                 "Operations": [{"op": "replace", "path": "active", "value": False}]}  # fmt: skip
+        response = http.patch(f"/Users/{mia['id']}", json=patch, headers=JSON)
+        assert response.status_code == 200, response.text
+        assert response.json()["active"] is False
+    account = Account.objects.get(pk=mia["id"])
+    assert account.state == AccountState.REVOKED and account.username is None
+    event = AuditEvent.objects.get(action="account.revoked", target_id=account.pk)
+    assert event.actor == f"scim:{scim.token[:10]}"
+
+
+def test_post_lists_an_eligible_sis_person_then_active_true_provisions(scim):
+    from schoolgate.core.models import District
+
+    make_person(District.objects.get(slug=scim.slug), PersonKind.STUDENT, code="newkid", login_allowed=True)
+    with scim.http() as http:
+        posted = http.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                           "userName": "newkid", "active": False}, headers=JSON)  # fmt: skip
+        assert posted.status_code == 201, posted.text
+        ready = [posted.json()]
+        assert Account.objects.get(pk=ready[0]["id"]).state == AccountState.READY_TO_PROVISION
+        op = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+              "Operations": [{"op": "replace", "path": "active", "value": True}]}  # fmt: skip
+        assert http.patch(f"/Users/{ready[0]['id']}", json=op, headers=JSON).json()["active"] is True
+        assert Account.objects.get(pk=ready[0]["id"]).state == AccountState.INVITED
+        off = {**op, "Operations": [{"op": "replace", "path": "active", "value": False}]}
+        http.patch(f"/Users/{ready[0]['id']}", json=off, headers=JSON)
+        refused = http.patch(f"/Users/{ready[0]['id']}", json=op, headers=JSON)
+        assert refused.status_code == 400 and refused.json()["scimType"] == "mutability"
+        assert "revoked" in refused.json()["detail"]
+
+
+def test_read_only_sis_data_and_post_of_unknown_people_are_refused(scim):
+    with scim.http() as http:
+        created = http.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                            "userName": "nobody", "active": True}, headers=JSON)  # fmt: skip
+        assert created.status_code == 400 and "come from the SIS" in created.json()["detail"]
+        again = http.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                          "userName": "k1", "active": False}, headers=JSON)  # fmt: skip
+        assert again.status_code == 409 and again.json()["scimType"] == "uniqueness"
+        group = http.post("/Groups", json={"displayName": "x"}, headers=JSON)
+        assert group.status_code == 405 and group.json()["status"] == "405"
+
+
+def test_etag_if_match(scim):
+    with scim.http() as http:
+        mia = users(http, filter='userName eq "mia"')["Resources"][0]
+        got = http.get(f"/Users/{mia['id']}")
+        assert got.headers["ETag"] == mia["meta"]["version"]
+        op = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+              "Operations": [{"op": "add", "path": "externalId", "value": "idp-1"}]}  # fmt: skip
+        stale = http.patch(f"/Users/{mia['id']}", json=op, headers={**JSON, "If-Match": 'W/"stale"'})
+        assert stale.status_code == 412
+        fresh = http.patch(f"/Users/{mia['id']}", json=op, headers={**JSON, "If-Match": got.headers["ETag"]})
+        assert fresh.status_code == 200 and fresh.json()["externalId"] == "idp-1"
+        assert fresh.headers["ETag"] != got.headers["ETag"]
+        assert users(http, filter='externalId eq "idp-1"')["totalResults"] == 1
+
+
+def test_groups_are_schools_and_kinds(scim):
+    with scim.http() as http:
+        body = http.get("/Groups").json()
+        names = {g["displayName"] for g in body["Resources"]}
+        assert {"North", "South", "Students", "Guardians", "Staff"} <= names
+        north = next(g for g in body["Resources"] if g["displayName"] == "North")
+        assert http.get(f"/Groups/{north['id']}").status_code == 200
+        assert http.get("/Groups", params={"filter": 'displayName eq "South"'}).json()["totalResults"] == 1
+
+
+def test_auth_tenancy_and_permissions(scim, cli, tmp_path):
+    other = make_district()
+    populate(cli, other, tmp_path, prefix="o")
+    other_token = make_token(cli, other.slug)
+    auditor = make_token(cli, scim.slug, level="auditor")
+    foreign_id = Account.objects.filter(district=other).first().pk
+    with scim.http() as http:
+        assert http.get(f"/Users/{foreign_id}").status_code == 404  # another district's account
+    with scim.http(other_token) as http:
+        response = http.get("/Users")  # a token of another district, under this district's URL
+        assert response.status_code == 404 and response.json()["status"] == "404"
+    with scim.http("sg_not-a-token") as http:
+        assert http.get("/Users").status_code == 401
+    with scim.http(auditor) as http:
+        mia = users(http, filter='userName eq "mia"')["Resources"][0]
+        op = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+              "Operations": [{"op": "replace", "path": "active", "value": False}]}  # fmt: skip
+        refused = http.patch(f"/Users/{mia['id']}", json=op, headers=JSON)
+        assert refused.status_code == 403 and "may not change accounts" in refused.json()["detail"]
