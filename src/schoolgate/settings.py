@@ -143,6 +143,9 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
             },
             "TEST": {"NAME": VAR_DIR / "test.sqlite3"} if env_bool("TEST_SQLITE_FILE", False) else {},
+            # Keep each thread's connection between requests: opening one (and running the PRAGMAs) cost
+            # about as much as the rest of a portal page (BENCHMARKS.md, login).
+            "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
         }
     }
 

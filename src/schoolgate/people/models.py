@@ -72,8 +72,13 @@ class Person(models.Model):
 
     @property
     def display_name(self) -> str:
-        given = self.preferred_given_name or self.given_name
-        return " ".join(part for part in (given, self.family_name) if part) or self.sis_code
+        return display_name(self.preferred_given_name, self.given_name, self.family_name, self.sis_code)
+
+
+def display_name(preferred_given_name: str, given_name: str, family_name: str, sis_code: str) -> str:
+    """How a person is named on screen: preferred (or given) name and family name, else their SIS code."""
+    given = preferred_given_name or given_name
+    return " ".join(part for part in (given, family_name) if part) or sis_code
 
 
 class Link(models.Model):

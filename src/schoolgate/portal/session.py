@@ -8,13 +8,17 @@ the password moves the version on, so every session (on every device) ends at th
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from schoolgate.accounts.models import Account, AccountState
+from schoolgate.core import sql
+from schoolgate.core.models import District
+from schoolgate.people.models import Person
 
 ACCOUNT, VERSION = "portal_account", "portal_cv"
 
@@ -33,7 +37,7 @@ def current_account(request: HttpRequest) -> Account | None:
     account_id = request.session.get(ACCOUNT)
     if account_id is None:
         return None
-    account = Account.objects.select_related("person", "district").filter(pk=account_id).first()
+    account = _load_account(account_id)
     if (
         account is None
         or account.state != AccountState.ACTIVE  # revoked or waiting for revocation: out at once
@@ -41,6 +45,40 @@ def current_account(request: HttpRequest) -> Account | None:
     ):
         request.session.flush()
         return None
+    return account
+
+
+@cache
+def _account_query() -> tuple[str, list[str], list[str], list[str]]:
+    """One SELECT of an account with its person and district, and the column names of each part."""
+    parts = [
+        (model, [f.attname for f in model._meta.concrete_fields]) for model in (Account, Person, District)
+    ]
+    select = ", ".join(
+        f"{alias}.{connection.ops.quote_name(column)}"
+        for alias, (_, columns) in zip("apd", parts, strict=True)
+        for column in columns
+    )
+    statement = (
+        f"SELECT {select} FROM {sql.table(Account)} a JOIN {sql.table(Person)} p ON p.id = a.person_id"
+        f" JOIN {sql.table(District)} d ON d.id = a.district_id WHERE a.id = %s"
+    )
+    return statement, parts[0][1], parts[1][1], parts[2][1]
+
+
+def _load_account(account_id: int) -> Account | None:
+    """The logged-in account, its person and district, read on every portal request by one fixed statement
+    (building the equivalent queryset cost more than running it: BENCHMARKS.md, login — portal page)."""
+    statement, account_columns, person_columns, district_columns = _account_query()
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [account_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    a, p = len(account_columns), len(account_columns) + len(person_columns)
+    account = Account.from_db(connection.alias, account_columns, row[:a])
+    account.person = Person.from_db(connection.alias, person_columns, row[a:p])
+    account.district = District.from_db(connection.alias, district_columns, row[p:])
     return account
 
 
