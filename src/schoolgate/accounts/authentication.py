@@ -12,7 +12,6 @@ from functools import cache
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from schoolgate.accounts.models import Account, AccountState
@@ -38,10 +37,11 @@ class LoginRefused(Exception):
 
 def authenticate(district: District, identifier: str, password: str) -> Account:
     value = identifier.strip()
-    candidates = list(
-        Account.objects.filter(district=district, state=AccountState.ACTIVE)
-        .filter(Q(username_key=username_key(value)) | Q(person__email__iexact=value))
-        .select_related("person")[:2]
+    # By username first (unique in the district), then by e-mail: two index lookups, where one query with
+    # an OR across the account and person tables could use neither index.
+    active = Account.objects.filter(district=district, state=AccountState.ACTIVE).select_related("person")
+    candidates = list(active.filter(username_key=username_key(value))[:1]) or list(
+        active.filter(person__email__iexact=value)[:2]
     )
     if len(candidates) != 1:  # nobody, or an e-mail shared by two logins: the username is needed
         check_password(password, _dummy_hash())
@@ -63,7 +63,7 @@ def authenticate(district: District, identifier: str, password: str) -> Account:
     if check_password(password, account.password_hash, setter=upgrade):
         if account.failed_logins:
             Account.objects.filter(pk=account.pk).update(failed_logins=0, locked_until=None)
-        account.refresh_from_db()
+            account.failed_logins, account.locked_until = 0, None
         count_login("portal", "success")
         return account
     with transaction.atomic():

@@ -12,6 +12,7 @@ from functools import cache, wraps
 from typing import Any
 
 from django.db import connection
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
@@ -24,7 +25,9 @@ ACCOUNT, VERSION = "portal_account", "portal_cv"
 
 
 def log_in(request: HttpRequest, account: Account) -> None:
-    request.session.cycle_key()  # a new session id at login: no fixation
+    if request.session.session_key is not None:
+        request.session.cycle_key()  # a new session id at login: no fixation of one set before
+    # (A visitor without a session gets a new one when the response is sent: one INSERT, not two writes.)
     request.session[ACCOUNT] = account.pk
     request.session[VERSION] = account.credentials_version
 
@@ -49,36 +52,50 @@ def current_account(request: HttpRequest) -> Account | None:
 
 
 @cache
-def _account_query() -> tuple[str, list[str], list[str], list[str]]:
-    """One SELECT of an account with its person and district, and the column names of each part."""
-    parts = [
-        (model, [f.attname for f in model._meta.concrete_fields]) for model in (Account, Person, District)
-    ]
+def _account_query() -> tuple[str, list[tuple[type[Model], list[str], list[Any]]]]:
+    """One SELECT of an account with its person and district and, per model, its column names and the
+    converters the ORM would apply to each value (SQLite hands back naive datetimes and JSON as text)."""
+    parts = []
+    for model in (Account, Person, District):
+        fields = model._meta.concrete_fields
+        columns = [field.get_col(model._meta.db_table) for field in fields]
+        converters = [
+            connection.ops.get_db_converters(col) + col.get_db_converters(connection) for col in columns
+        ]
+        parts.append(
+            (model, [field.attname for field in fields], list(zip(columns, converters, strict=True)))
+        )
     select = ", ".join(
-        f"{alias}.{connection.ops.quote_name(column)}"
-        for alias, (_, columns) in zip("apd", parts, strict=True)
-        for column in columns
+        f"{alias}.{connection.ops.quote_name(field.column)}"
+        for alias, model in zip("apd", (Account, Person, District), strict=True)
+        for field in model._meta.concrete_fields
     )
     statement = (
         f"SELECT {select} FROM {sql.table(Account)} a JOIN {sql.table(Person)} p ON p.id = a.person_id"
         f" JOIN {sql.table(District)} d ON d.id = a.district_id WHERE a.id = %s"
     )
-    return statement, parts[0][1], parts[1][1], parts[2][1]
+    return statement, parts
 
 
 def _load_account(account_id: int) -> Account | None:
     """The logged-in account, its person and district, read on every portal request by one fixed statement
     (building the equivalent queryset cost more than running it: BENCHMARKS.md, login — portal page)."""
-    statement, account_columns, person_columns, district_columns = _account_query()
+    statement, parts = _account_query()
     with connection.cursor() as cursor:
         cursor.execute(statement, [account_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    a, p = len(account_columns), len(account_columns) + len(person_columns)
-    account = Account.from_db(connection.alias, account_columns, row[:a])
-    account.person = Person.from_db(connection.alias, person_columns, row[a:p])
-    account.district = District.from_db(connection.alias, district_columns, row[p:])
+    objects, start = [], 0
+    for model, names, conversions in parts:
+        values = []
+        for value, (col, converters) in zip(row[start : start + len(names)], conversions, strict=True):
+            for convert in converters:
+                value = convert(value, col, connection)
+            values.append(value)
+        objects.append(model.from_db(connection.alias, names, values))
+        start += len(names)
+    account, account.person, account.district = objects
     return account
 
 

@@ -1,0 +1,89 @@
+"""Portal login: who an identifier names (username first, then e-mail), and the session a login gets."""
+
+from __future__ import annotations
+
+from django.contrib.sessions.models import Session
+
+from schoolgate.accounts import lifecycle
+from schoolgate.accounts.models import Account
+from tests.builders import write_oneroster
+
+ORGS = [{"sourcedId": "north", "type": "school"}]
+PASSWORD = "plum tree harbour 42"
+
+
+def active_guardians(cli, district, tmp_path, emails: dict[str, str]) -> None:
+    users = [
+        {"sourcedId": "k1", "role": "student", "orgSourcedIds": "north", "agentSourcedIds": ",".join(emails)}
+    ]
+    users += [
+        {"sourcedId": code, "role": "parent", "orgSourcedIds": "north", "familyName": "Nair", "email": email}
+        for code, email in emails.items()
+    ]
+    cli("sync", district.slug, write_oneroster(tmp_path, users=users, orgs=ORGS), "--json")
+    for code in emails:
+        account = Account.objects.get(person__sis_code=code)
+        lifecycle.provision_account(account, actor="test")
+        lifecycle.activate_account(Account.objects.get(pk=account.pk), username=code, password=PASSWORD,
+                                   actor="test")  # fmt: skip
+
+
+def log_in(client, district, identifier: str):
+    return client.post(f"/portal/{district.slug}/login/", {"identifier": identifier, "password": PASSWORD})
+
+
+def test_username_or_email_and_a_shared_email_asks_for_the_username(cli, district, tmp_path, client):
+    active_guardians(cli, district, tmp_path, {"p1": "priya@example.org", "p2": "family@example.org",
+                                                "p3": "FAMILY@example.org"})  # fmt: skip
+    assert log_in(client, district, "p1").status_code == 302
+    assert log_in(client, district, " Priya@Example.org ").status_code == 302, "e-mail, any case"
+    shared = log_in(client, district, "family@example.org")
+    assert shared.status_code == 400 and b"Use your username" in shared.content
+    assert log_in(client, district, "p3").status_code == 302, "the username still works"
+    # An identifier that is one login's username wins over another's e-mail address.
+    Account.objects.filter(person__sis_code="p2").update(username="priya@example.org",
+                                                         username_key="priya@example.org")  # fmt: skip
+    response = log_in(client, district, "priya@example.org")
+    assert response.status_code == 302
+    assert client.session["portal_account"] == Account.objects.get(person__sis_code="p2").pk
+
+
+def test_a_login_never_keeps_a_session_id_set_before_it(cli, district, tmp_path, client):
+    active_guardians(cli, district, tmp_path, {"p1": "priya@example.org"})
+    planted = client.session  # a session (and its cookie) that existed before the login
+    planted["seen"] = True
+    planted.save()
+    before = planted.session_key
+    assert log_in(client, district, "p1").status_code == 302
+    after = client.cookies["sessionid"].value
+    assert after != before and not Session.objects.filter(session_key=before).exists()
+    assert client.get("/portal/students/").status_code == 200
+
+
+def test_a_visitor_without_a_session_gets_exactly_one(cli, district, tmp_path, client):
+    active_guardians(cli, district, tmp_path, {"p1": "priya@example.org"})
+    assert not Session.objects.exists()
+    assert log_in(client, district, "p1").status_code == 302
+    assert Session.objects.count() == 1
+    assert Session.objects.get().session_key == client.cookies["sessionid"].value
+    page = client.get("/portal/students/")
+    assert page.status_code == 200 and b'data-student="k1"' in page.content
+
+
+def test_the_portal_reads_the_account_exactly_as_the_orm_does(cli, district, tmp_path):
+    """The portal loads the logged-in account with one fixed SQL statement (a hot path); every field of the
+    account, its person and district must come back with the value and type the ORM gives."""
+    from schoolgate.portal.session import _load_account
+
+    active_guardians(cli, district, tmp_path, {"p1": "priya@example.org"})
+    expected = Account.objects.select_related("person", "district").get(person__sis_code="p1")
+    loaded = _load_account(expected.pk)
+    for ours, theirs in (
+        (loaded, expected),
+        (loaded.person, expected.person),
+        (loaded.district, expected.district),
+    ):
+        for field in type(theirs)._meta.concrete_fields:
+            mine, orm = getattr(ours, field.attname), getattr(theirs, field.attname)
+            assert (mine, type(mine)) == (orm, type(orm)), field.name
+    assert _load_account(expected.pk + 1000) is None
