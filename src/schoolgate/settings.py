@@ -178,6 +178,7 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 
+SESSION_ENGINE = "schoolgate.core.sessions"  # Django's database sessions, read by fixed SQL statements
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and bool(_database_url))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
