@@ -9,7 +9,8 @@ alone and reported back, so callers can tell the admin exactly what was skipped 
 On PostgreSQL the UPDATE and the audit INSERT are one statement (a data-modifying WITH): the audit rows come
 from the UPDATE's RETURNING, and the UPDATE only takes rows still as they were read, so a row another
 transaction moved in between is skipped (and reported as such), never moved twice or audited wrongly. This
-replaced a SELECT … FOR UPDATE before the UPDATE, which wrote every row twice (bulk revoke: BENCHMARKS.md).
+replaced a SELECT … FOR UPDATE before the UPDATE and a second pass over the accounts for the audit rows
+(bulk revoke: BENCHMARKS.md).
 """
 
 from __future__ import annotations
