@@ -152,9 +152,11 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2id at OWASP's recommended parameters (m=19 MiB, t=2, p=1); older hashes upgrade on next login.
+# Ours is the only "argon2" hasher listed: Django picks a verifier by algorithm name, the last listed wins,
+# and only ours takes a hashing slot (core/admission.py). It verifies argon2 hashes of any parameters and
+# flags them for upgrade.
 PASSWORD_HASHERS = [
     "schoolgate.core.hashers.OwaspArgon2PasswordHasher",
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [

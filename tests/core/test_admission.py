@@ -6,11 +6,16 @@ from __future__ import annotations
 import threading
 import time
 
+from django.contrib.auth.hashers import get_hasher, identify_hasher
+
+from schoolgate.accounts import authentication
 from schoolgate.core import admission
+from schoolgate.core.hashers import OwaspArgon2PasswordHasher
 
 
 def test_a_login_without_hashing_capacity_is_refused_quickly(client, district, monkeypatch, settings):
     settings.SCHOOLGATE_HASH_WAIT_MS = 200
+    authentication._dummy_hash()  # made already, so the login below only verifies: verifying takes a slot too
     monkeypatch.setattr(admission, "_slots", threading.BoundedSemaphore(1))
     with admission.hashing_slot():  # another login is hashing and holds the only slot
         started = time.monotonic()
@@ -47,3 +52,11 @@ def test_logins_beyond_what_the_process_can_hash_are_refused_at_the_door(
         client.post(f"/portal/{district.slug}/login/", {"identifier": "x", "password": "y" * 12}).status_code
         == 400
     )
+
+
+def test_every_argon2_hash_is_verified_by_the_hasher_that_takes_a_slot():
+    """Django chooses a verifier by the hash's algorithm name; a second "argon2" hasher listed after ours
+    would verify every login without a hashing slot (this happened: Django's own Argon2PasswordHasher)."""
+    assert isinstance(get_hasher("argon2"), OwaspArgon2PasswordHasher)
+    older = "argon2$argon2id$v=19$m=102400,t=2,p=8$" + "c2FsdHNhbHRzYWx0"  # Django's old default parameters
+    assert isinstance(identify_hasher(older + "$x"), OwaspArgon2PasswordHasher)
