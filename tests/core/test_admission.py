@@ -60,3 +60,53 @@ def test_every_argon2_hash_is_verified_by_the_hasher_that_takes_a_slot():
     assert isinstance(get_hasher("argon2"), OwaspArgon2PasswordHasher)
     older = "argon2$argon2id$v=19$m=102400,t=2,p=8$" + "c2FsdHNhbHRzYWx0"  # Django's old default parameters
     assert isinstance(identify_hasher(older + "$x"), OwaspArgon2PasswordHasher)
+
+
+def test_machine_slots_are_shared_by_processes_and_freed_when_one_dies(tmp_path):
+    """Two processes share the machine's slots; a process killed while holding one gives it back (the
+    kernel drops its file locks), so a crashed web worker cannot shrink the machine's hashing capacity."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_ALL_SLOTS, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        here = admission.MachineSlots(tmp_path, 2)
+        assert not here.acquire(timeout=0.05), "both slots are held by the other process"
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=10)
+        assert here.acquire(timeout=2), "the killed process's slot came back"
+        assert here.acquire(blocking=False), "and so did the second one"
+        assert not here.acquire(blocking=False), "two slots, both now ours"
+    finally:
+        holder.kill()
+
+
+def test_machine_slots_exclude_threads_of_one_process(tmp_path):
+    slots = admission.MachineSlots(tmp_path, 1)
+    assert slots.acquire(blocking=False)
+    other: list[bool] = []
+    thread = threading.Thread(target=lambda: other.append(slots.acquire(timeout=0.05)))
+    thread.start()
+    thread.join()
+    assert other == [False]
+    slots.release()
+    thread = threading.Thread(target=lambda: other.append(slots.acquire(blocking=False)))
+    thread.start()
+    thread.join()
+    assert other == [False, True]
+
+
+_HOLD_ALL_SLOTS = """
+import sys, time
+from pathlib import Path
+from schoolgate.core.admission import MachineSlots
+slots = MachineSlots(Path(sys.argv[1]), 2)
+assert slots.acquire(blocking=False) and slots.acquire(blocking=False)
+print("holding", flush=True)
+time.sleep(60)
+"""
