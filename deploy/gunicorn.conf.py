@@ -16,12 +16,9 @@ worker_class = "gthread"
 # Enough threads that a burst reaches the application, whose admission control refuses what it cannot hash in
 # time (a request waiting for a thread is invisible to it); each thread may hold one database connection.
 threads = int(os.environ.get("SCHOOLGATE_WEB_THREADS", 32))
-# The web processes share one hashing slot per core (lock files: a free core serves whichever process has a
-# login waiting); logins beyond that wait briefly, then get 503 (schoolgate/core/admission.py) instead of
-# piling up behind the threads.
-os.environ.setdefault("SCHOOLGATE_HASH_SLOTS", str(os.cpu_count() or 1))
-os.environ.setdefault("SCHOOLGATE_HASH_SLOTS_DIR", os.path.join(
-    os.environ.get("SCHOOLGATE_VAR_DIR", "var"), "hash-slots"))  # fmt: skip
+# Each process hashes passwords on its share of the cores; logins beyond that wait briefly, then get 503
+# (schoolgate/core/admission.py) instead of piling up behind the threads.
+os.environ.setdefault("SCHOOLGATE_HASH_SLOTS", str(max(1, (os.cpu_count() or 1) // workers)))
 timeout = 30  # a request still running after 30 s is stuck: the worker is replaced
 graceful_timeout = 20
 keepalive = 5

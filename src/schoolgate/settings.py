@@ -209,9 +209,6 @@ LOGGING = {
 SCHOOLGATE_HASH_SLOTS = env_int("HASH_SLOTS", 0)
 SCHOOLGATE_HASH_WAIT_MS = env_int("HASH_WAIT_MS", 300)
 SCHOOLGATE_HASH_QUEUE = env_int("HASH_QUEUE", 2)  # per process: requests that may wait for a slot at once
-# A folder for machine-wide slots (lock files shared by all web processes; deploy/gunicorn.conf.py sets it, and
-# HASH_SLOTS then counts the machine's slots). Unset: each process has its own slots.
-SCHOOLGATE_HASH_SLOTS_DIR = env_str("HASH_SLOTS_DIR", "")
 # /metrics answers loopback callers, or anyone presenting this bearer token (for a Prometheus elsewhere).
 SCHOOLGATE_METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 

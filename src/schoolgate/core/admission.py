@@ -20,79 +20,29 @@ answers 503 at the door, before any database work, once there are more than the 
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 _lock = threading.Lock()
-_slots: threading.BoundedSemaphore | MachineSlots | None = None
+_slots: threading.BoundedSemaphore | None = None
 
 
 class Overloaded(Exception):
     """No hashing capacity within the allowed wait: the caller should answer 503 and let the client retry."""
 
 
-class MachineSlots:
-    """Hashing slots shared by every process on the machine: one lock file per slot (`fcntl.flock`).
-
-    Per-process slots leave a core idle whenever two logins land in one web process while the other process
-    has none (keep-alive connections pin clients to a process). Shared slots let any process use any free
-    core. File locks rather than a shared semaphore: the kernel releases a process's locks when it dies, so a
-    worker killed mid-hash cannot leak a slot. Same interface as the semaphore it replaces.
-    """
-
-    POLL_SECONDS = 0.001  # a waiting login re-checks the slots this often (a hash takes ~20 ms)
-
-    def __init__(self, folder: Path, count: int) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        # Opened in this process (after gunicorn forks): each process has its own open files, so their
-        # locks exclude each other; the per-slot thread lock excludes this process's own threads.
-        self._slots = [
-            (threading.Lock(), os.open(folder / f"slot-{index}", os.O_RDWR | os.O_CREAT, 0o600))
-            for index in range(count)
-        ]
-        self._held = threading.local()
-
-    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            for index, (thread_lock, fd) in enumerate(self._slots):
-                if not thread_lock.acquire(blocking=False):
-                    continue
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:  # another process holds this one
-                    thread_lock.release()
-                    continue
-                self._held.__dict__.setdefault("indexes", []).append(index)
-                return True
-            if not blocking or (deadline is not None and time.monotonic() >= deadline):
-                return False
-            time.sleep(self.POLL_SECONDS)
-
-    def release(self) -> None:
-        thread_lock, fd = self._slots[self._held.indexes.pop()]
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        thread_lock.release()
-
-
-def _semaphore() -> threading.BoundedSemaphore | MachineSlots:
+def _semaphore() -> threading.BoundedSemaphore:
     global _slots
     with _lock:
         if _slots is None:  # created on first use, in the worker process (after gunicorn forks)
-            if settings.SCHOOLGATE_HASH_SLOTS_DIR:
-                _slots = MachineSlots(Path(settings.SCHOOLGATE_HASH_SLOTS_DIR), _slots_per_process())
-            else:
-                _slots = threading.BoundedSemaphore(_slots_per_process())
+            _slots = threading.BoundedSemaphore(_slots_per_process())
         return _slots
 
 
