@@ -342,3 +342,18 @@ def test_an_older_password_hash_is_upgraded_at_login(district, settings):
     )
     user.refresh_from_db()
     assert user.password.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_a_global_service_level_can_be_given_in_any_district(district):
+    """A service level defined for every district (no district of its own) is a valid role everywhere; one
+    defined for another district is not."""
+    from schoolgate.admins.delegation import AdminChangeRejected, check_role
+    from schoolgate.admins.models import ServiceRole
+    from schoolgate.core.districts import create_district
+
+    ServiceRole.objects.create(district=None, key="lms", name="LMS bridge", permissions=["accounts.view"])
+    other = create_district("other", "Other", actor="test")
+    ServiceRole.objects.create(district=other, key="theirs", name="Theirs", permissions=["accounts.view"])
+    assert check_role(district, "service:lms") == []
+    with pytest.raises(AdminChangeRejected, match="no service level 'theirs'"):
+        check_role(district, "service:theirs")

@@ -41,16 +41,18 @@ class Access:
         return self.role == roles.SCHOOL_ADMIN
 
 
+def service_levels(district: District) -> QuerySet[ServiceRole]:
+    """The service-specific levels an admin of this district may hold: the district's own and the global ones
+    (`district__in=[…, None]` would silently drop the global ones: SQL's IN never matches NULL)."""
+    return ServiceRole.objects.filter(Q(district=district) | Q(district=None))
+
+
 def permissions_of(role: str, district: District) -> frozenset[str]:
     if role in roles.ROLES:
         return roles.ROLES[role]
     if role.startswith(roles.SERVICE_PREFIX):
         key = role.removeprefix(roles.SERVICE_PREFIX)
-        service = (
-            ServiceRole.objects.filter(Q(district=district) | Q(district=None), key=key)
-            .order_by("district")
-            .first()
-        )
+        service = service_levels(district).filter(key=key).order_by("district").first()
         if service is not None:
             return frozenset(service.permissions) & roles.ALL
     return frozenset()

@@ -30,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from schoolgate.admins import roles
+from schoolgate.admins import authz, roles
 from schoolgate.admins.models import (
     AdminInvitation,
     AdminMembership,
@@ -38,7 +38,6 @@ from schoolgate.admins.models import (
     ApiToken,
     PrimaryChangeRequest,
     RequestStatus,
-    ServiceRole,
 )
 from schoolgate.core import audit
 from schoolgate.core.models import District, School
@@ -67,7 +66,7 @@ def check_role(district: District, role: str, school_codes: list[str] | tuple[st
     """The school codes to store for `role`, or AdminChangeRejected naming what is wrong."""
     if role.startswith(roles.SERVICE_PREFIX):
         key = role.removeprefix(roles.SERVICE_PREFIX)
-        if not ServiceRole.objects.filter(district__in=[district.pk, None], key=key).exists():
+        if not authz.service_levels(district).filter(key=key).exists():
             raise AdminChangeRejected(f"role {role!r}: no service level {key!r} is defined for this district")
     elif role not in roles.ROLES:
         raise AdminChangeRejected(

@@ -75,7 +75,7 @@ def revoke_token(token: ApiToken, *, actor: str) -> None:
 def authenticate_token(raw: str, *, scope: str) -> Access | None:
     """What the bearer of `raw` may do, or None if the token is unknown, revoked, or its admin was removed."""
     token = (
-        ApiToken.objects.select_related("district")
+        ApiToken.objects.select_related("district", "user")
         .filter(token_hash=_digest(raw), scope=scope, revoked_at=None)
         .first()
     )

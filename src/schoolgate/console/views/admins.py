@@ -7,7 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from schoolgate.admins import roles
+from schoolgate.admins import authz, roles
 from schoolgate.admins.delegation import (
     AdminChangeRejected,
     change_role,
@@ -15,14 +15,14 @@ from schoolgate.admins.delegation import (
     remove_admin,
     request_primary_change,
 )
-from schoolgate.admins.models import AdminInvitation, AdminMembership, PrimaryChangeRequest, ServiceRole
+from schoolgate.admins.models import AdminInvitation, AdminMembership, PrimaryChangeRequest
 from schoolgate.console.access import actor_of, admin_view
 from schoolgate.core.models import School
 
 
 def _page(request: HttpRequest, error: str = "", status: int = 200) -> HttpResponse:
     district = request.district
-    service_levels = ServiceRole.objects.filter(district__in=[district.pk, None]).order_by("name")
+    service_levels = authz.service_levels(district).order_by("name")
     choices = [(key, name) for key, name in roles.ROLE_NAMES.items() if key != roles.PRIMARY]
     choices += [(roles.SERVICE_PREFIX + s.key, s.name) for s in service_levels]
     context = {
