@@ -8,6 +8,7 @@ An illegal move for one account is 409; the bulk forms skip accounts not ready a
 
 from __future__ import annotations
 
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router
@@ -70,10 +71,9 @@ def list_accounts(
     filters = Filters(kind=kind, state=state, reason=reason, school=school, q=(q or "").strip())
     # The console's cursor is signed too; the API only passes it through (it never names a district).
     found = account_page(request.district, filters, cursor, limit, within=_scope(request))
-    rows = Account.objects.filter(pk__in=[a.pk for a in found.rows]).select_related("person", "successor")
-    by_pk = {a.pk: a for a in rows}
+    prefetch_related_objects(found.rows, "successor")  # the page's rows come with their person already
     now = timezone.now()
-    return AccountsPage(items=[_row(by_pk[a.pk], now) for a in found.rows],
+    return AccountsPage(items=[_row(a, now) for a in found.rows],
                         page=PageInfo(next=found.next_cursor, limit=limit))  # fmt: skip
 
 

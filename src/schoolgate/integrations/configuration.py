@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from schoolgate.core import audit
@@ -142,25 +142,17 @@ def retry_failed(district: District, name: str, *, actor: str) -> int:
 def target_status(district: District) -> list[dict[str, Any]]:
     """Per target: pending, failed and pushed counts, the oldest unpushed change's lag, the last success."""
     now = timezone.now()
-    stats = {
-        row["target_id"]: row
-        for row in ScimPush.objects.filter(district=district)
-        .values("target_id")
-        .annotate(
-            pending=Count("id", filter=Q(status=PushStatus.PENDING)),
-            failed=Count("id", filter=Q(status=PushStatus.FAILED)),
-            pushed=Count("id", filter=Q(status=PushStatus.DONE)),
-            oldest=Min("dirty_since", filter=Q(status=PushStatus.PENDING)),
-        )
-    }
+    stats = _outbox_stats(
+        ScimPush.objects.filter(district=district), "target_id", "dirty_since",
+        {"pending": PushStatus.PENDING, "failed": PushStatus.FAILED, "pushed": PushStatus.DONE},
+    )  # fmt: skip
     result = []
     for target in ScimTarget.objects.filter(district=district).order_by("name"):
         row = stats.get(target.pk, {})
-        oldest: datetime | None = row.get("oldest")
         result.append({
             "name": target.name, "base_url": target.base_url, "enabled": target.enabled,
             "pending": row.get("pending", 0), "failed": row.get("failed", 0), "pushed": row.get("pushed", 0),
-            "lag_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
+            "lag_seconds": _lag_seconds(now, row.get("oldest")),
             "last_success_at": target.last_success_at, "last_error": target.last_error,
             "last_error_at": target.last_error_at,
         })  # fmt: skip
@@ -235,21 +227,13 @@ def remove_endpoint(district: District, name: str, *, actor: str) -> None:
 def endpoint_status(district: District) -> list[dict[str, Any]]:
     """Per endpoint: pending, failed and delivered counts, the lag of the oldest pending, the last success."""
     now = timezone.now()
-    stats = {
-        row["endpoint_id"]: row
-        for row in WebhookDelivery.objects.filter(district=district)
-        .values("endpoint_id")
-        .annotate(
-            pending=Count("id", filter=Q(status=DeliveryStatus.PENDING)),
-            failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
-            delivered=Count("id", filter=Q(status=DeliveryStatus.DELIVERED)),
-            oldest=Min("occurred_at", filter=Q(status=DeliveryStatus.PENDING)),
-        )
-    }
+    stats = _outbox_stats(
+        WebhookDelivery.objects.filter(district=district), "endpoint_id", "occurred_at",
+        {"pending": DeliveryStatus.PENDING, "failed": DeliveryStatus.FAILED, "delivered": DeliveryStatus.DELIVERED},
+    )  # fmt: skip
     result = []
     for endpoint in WebhookEndpoint.objects.filter(district=district).order_by("name"):
         row = stats.get(endpoint.pk, {})
-        oldest = row.get("oldest")
         last_error = (
             WebhookDelivery.objects.filter(district=district, endpoint=endpoint)
             .exclude(last_error="")
@@ -261,7 +245,23 @@ def endpoint_status(district: District) -> list[dict[str, Any]]:
             "name": endpoint.name, "url": endpoint.url, "enabled": endpoint.enabled,
             "event_types": endpoint.event_list, "pending": row.get("pending", 0),
             "failed": row.get("failed", 0), "delivered": row.get("delivered", 0),
-            "lag_seconds": round((now - oldest).total_seconds(), 1) if oldest else 0.0,
+            "lag_seconds": _lag_seconds(now, row.get("oldest")),
             "last_success_at": endpoint.last_success_at, "last_error": last_error or "",
         })  # fmt: skip
     return result
+
+
+def _outbox_stats(
+    rows: QuerySet, owner: str, since: str, statuses: dict[str, str]
+) -> dict[int, dict[str, Any]]:
+    """Per owner (a SCIM target or a webhook endpoint) of outbox rows: a count per named status, and `oldest`,
+    the `since` time of its oldest pending row — one grouped query for the status pages of both outboxes."""
+    counts = {name: Count("id", filter=Q(status=status)) for name, status in statuses.items()}
+    pending = Q(status=statuses["pending"])
+    return {
+        row[owner]: row for row in rows.values(owner).annotate(**counts, oldest=Min(since, filter=pending))
+    }
+
+
+def _lag_seconds(now: datetime, oldest: datetime | None) -> float:
+    return round((now - oldest).total_seconds(), 1) if oldest else 0.0

@@ -43,11 +43,10 @@ from schoolgate.core import sql
 from schoolgate.core.models import District
 from schoolgate.integrations import crypto
 from schoolgate.integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from schoolgate.integrations.push import LEASE, backoff
+from schoolgate.integrations.push import LEASE, MAX_ATTEMPTS, backoff
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 12
 TOLERANCE_SECONDS = 300
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 SIGNATURE_HEADER = "Schoolgate-Signature"

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, QuerySet, Value
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from scim2_models import (
@@ -258,23 +258,22 @@ def delete_user(account: Account, actor: str) -> None:
 # ---------------------------------------------------------------------------------------------- Groups
 
 
-def build_groups(access: Access, base: str, *, with_members: bool = True) -> list[s.GroupResource]:
+def build_groups(access: Access, base: str) -> list[s.GroupResource]:
     """Every group of the district: its schools (in the SIS), then the three kinds of person."""
     district = access.district
     visible = user_queryset(access)
     groups = []
     members_by_school: dict[int, list[s.Member]] = defaultdict(list)
     members_by_kind: dict[str, list[s.Member]] = defaultdict(list)
-    if with_members:
-        names = {a.person_id: (a.pk, a.scim_user_name, a.person.kind) for a in visible}
-        rows = Membership.objects.filter(district=district, person_id__in=list(names)).values_list(
-            "school_id", "person_id"
-        )
-        for school_id, person_id in sorted(set(rows)):
-            pk, name, _ = names[person_id]
-            members_by_school[school_id].append(s.Member(value=str(pk), display=name, type="User"))
-        for pk, name, kind in sorted(names.values()):
-            members_by_kind[kind].append(s.Member(value=str(pk), display=name, type="User"))
+    names = {a.person_id: (a.pk, a.scim_user_name, a.person.kind) for a in visible}
+    rows = Membership.objects.filter(district=district, person_id__in=list(names)).values_list(
+        "school_id", "person_id"
+    )
+    for school_id, person_id in sorted(set(rows)):
+        pk, name, _ = names[person_id]
+        members_by_school[school_id].append(s.Member(value=str(pk), display=name, type="User"))
+    for pk, name, kind in sorted(names.values()):
+        members_by_kind[kind].append(s.Member(value=str(pk), display=name, type="User"))
     now = district.created_at
     for school in School.objects.filter(district=district, in_sis=True).order_by("name", "pk"):
         group = s.GroupResource(
@@ -298,7 +297,3 @@ def get_group(access: Access, group_id: str, base: str) -> s.GroupResource:
         if group.id == group_id:
             return group
     raise NotFoundException(detail=f"no Group {group_id!r} in this district")
-
-
-def filter_users(qs: QuerySet[Account], condition: Q) -> QuerySet[Account]:
-    return qs.filter(condition).order_by("pk")
