@@ -2,8 +2,8 @@
 
     push_due(priority, limit) -> PushReport(pushed, retrying, failed, claimed)
 
-Claiming. A worker takes a batch in one short transaction (`SELECT … FOR UPDATE SKIP LOCKED` on
-PostgreSQL; SQLite serialises writers) and leases it by moving `next_attempt_at` and `claimed_until` a
+Claiming (lease.py, shared with webhooks). A worker takes a batch in one short transaction (`SELECT … FOR
+UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers) and leases it by moving `next_attempt_at` a
 lease ahead; it then talks HTTP without holding a transaction. A worker that dies leaves its rows to be taken
 again when the lease ends. The claim is the one query that spans districts (the worker serves them all, in
 priority order); everything after it is scoped to the claimed row's district.
@@ -34,12 +34,12 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from schoolgate.core import sql
 from schoolgate.core.models import District
-from schoolgate.integrations import crypto
+from schoolgate.integrations import crypto, lease
 from schoolgate.integrations.models import PushStatus, ScimPush, ScimTarget
 from schoolgate.integrations.payload import Desired, deactivation, desired_states
 
@@ -48,7 +48,6 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12
 FIRST_BACKOFF = timedelta(seconds=2)
 MAX_BACKOFF = timedelta(minutes=30)
-LEASE = timedelta(minutes=5)
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 RETRYABLE_CODES = {401, 403, 408, 429}
 SCIM_JSON = "application/scim+json"
@@ -90,21 +89,9 @@ def backoff(attempts: int) -> timedelta:
 
 def claim(priority: int, limit: int) -> list[ScimPush]:
     """Lease up to `limit` due rows of `priority` on enabled targets, oldest due first."""
-    push, target = sql.table(ScimPush), sql.table(ScimTarget)
-    now = timezone.now()
-    lock = "FOR UPDATE OF p SKIP LOCKED" if sql.is_postgres() else ""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT p.id FROM {push} p JOIN {target} t ON t.id = p.target_id AND t.enabled = {sql.sql_true()}
-                WHERE p.status = '{PushStatus.PENDING}' AND p.priority = %s AND p.next_attempt_at <= %s
-                ORDER BY p.next_attempt_at LIMIT %s {lock}""",
-            [priority, sql.db_datetime(now), limit],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return []
-        ScimPush.objects.filter(id__in=ids).update(next_attempt_at=now + LEASE)
-        return list(ScimPush.objects.filter(id__in=ids).select_related("target").order_by("id"))
+    return lease.claim_due(
+        ScimPush, "target", pending=PushStatus.PENDING, limit=limit, where={"priority": priority}
+    )
 
 
 def push_due(priority: int, limit: int) -> PushReport:
@@ -291,9 +278,4 @@ def _note_target(target: ScimTarget, *, error: str = "", success: bool = False) 
 
 def next_due_at() -> Any:
     """When the earliest pending push on an enabled target is due (None if none waits)."""
-    return (
-        ScimPush.objects.filter(status=PushStatus.PENDING, target__enabled=True)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+    return lease.next_due_at(ScimPush, "target", pending=PushStatus.PENDING)

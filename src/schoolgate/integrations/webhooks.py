@@ -21,7 +21,7 @@ any one matching is enough.
 
 Outcomes: any 2xx is delivered. Anything else — another status, a timeout, a refused connection — is
 retried after 2, 4, 8 … seconds (at most 30 minutes apart) and `failed` at MAX_ATTEMPTS. Claiming works as
-for SCIM pushes (see push.py): a short leasing transaction, then HTTP without one.
+for SCIM pushes (see lease.py): a short leasing transaction, then HTTP without one.
 """
 
 from __future__ import annotations
@@ -36,14 +36,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from django.db import connection, transaction
 from django.utils import timezone
 
-from schoolgate.core import sql
 from schoolgate.core.models import District
-from schoolgate.integrations import crypto
+from schoolgate.integrations import crypto, lease
 from schoolgate.integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
-from schoolgate.integrations.push import LEASE, MAX_ATTEMPTS, backoff
+from schoolgate.integrations.push import MAX_ATTEMPTS, backoff
 
 logger = logging.getLogger(__name__)
 
@@ -120,22 +118,13 @@ def event_body(delivery: WebhookDelivery, district_slug: str) -> bytes:
 
 def claim(limit: int) -> list[WebhookDelivery]:
     """Lease up to `limit` due deliveries on enabled endpoints, oldest first."""
-    delivery, endpoint = sql.table(WebhookDelivery), sql.table(WebhookEndpoint)
-    now = timezone.now()
-    lock = "FOR UPDATE OF d SKIP LOCKED" if sql.is_postgres() else ""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT d.id FROM {delivery} d
-                JOIN {endpoint} e ON e.id = d.endpoint_id AND e.enabled = {sql.sql_true()}
-                WHERE d.status = '{DeliveryStatus.PENDING}' AND d.next_attempt_at <= %s
-                ORDER BY d.next_attempt_at, d.id LIMIT %s {lock}""",
-            [sql.db_datetime(now), limit],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return []
-        WebhookDelivery.objects.filter(id__in=ids).update(next_attempt_at=now + LEASE)
-        return list(WebhookDelivery.objects.filter(id__in=ids).select_related("endpoint").order_by("id"))
+    return lease.claim_due(
+        WebhookDelivery,
+        "endpoint",
+        pending=DeliveryStatus.PENDING,
+        limit=limit,
+        order_by=("next_attempt_at", "id"),
+    )
 
 
 def deliver_due(limit: int = 20) -> DeliveryReport:
@@ -209,9 +198,4 @@ def _record(row: WebhookDelivery, *, ok: bool, code: int | None, error: str, rep
 
 def next_due_at() -> Any:
     """When the earliest pending delivery on an enabled endpoint is due (None if none waits)."""
-    return (
-        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, endpoint__enabled=True)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+    return lease.next_due_at(WebhookDelivery, "endpoint", pending=DeliveryStatus.PENDING)
