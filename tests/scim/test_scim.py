@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from schoolgate.accounts.models import Account, AccountState
+from schoolgate.accounts.queries import visible_students
 from schoolgate.core.models import AuditEvent
-from schoolgate.people.models import PersonKind
+from schoolgate.people.models import Link, PersonKind
 from tests.factories import make_district, make_person
 from tests.scim.conftest import make_token, populate
 
@@ -31,6 +32,17 @@ def test_users_carry_person_kind_and_guardian_students(scim):
     assert [s["value"] for s in ext["students"]] == ["k1", "k2"]
     assert ext["students"][0]["sections"]
     assert mia["meta"]["version"].startswith('W/"')
+
+
+def test_guardian_students_follow_the_portal_rule(scim):
+    """A student the guardian may not see in the portal (flag off, or gone from the SIS) is not listed."""
+    mum = Account.objects.get(district__slug=scim.slug, person__sis_code="mum")
+    Link.objects.filter(contact=mum.person, student__sis_code="k2").update(portal_flag=False)
+    with scim.http() as http:
+        (mia,) = users(http, filter='userName eq "mia"')["Resources"]
+    ext = mia["urn:schoolgate:params:scim:schemas:extension:schoolgate:2.0:User"]
+    assert [s["value"] for s in ext["students"]] == ["k1"]
+    assert visible_students(mum.district, [mum.person_id])[mum.person_id] == ["k1"], "as the listings say"
 
 
 def test_filters_and_pagination(scim):

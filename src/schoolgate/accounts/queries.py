@@ -61,11 +61,19 @@ def account_queryset(
     return qs
 
 
-def visible_students(district: District, contact_ids: list[int] | None = None) -> dict[int, list[str]]:
-    """For each contact, the SIS codes of the students they may see right now (sorted)."""
+def visible_links(district: District, contact_ids: list[int] | None = None) -> QuerySet[Link]:
+    """The links through which a contact may see a student right now (the portal's rule): the link and the
+    student are current in the SIS and the portal flag in force is on. All the district's contacts, or those
+    in `contact_ids`."""
     links = Link.objects.filter(district=district, in_sis=True, portal_flag=True, student__in_sis=True)
     if contact_ids is not None:
         links = links.filter(contact_id__in=contact_ids)
+    return links
+
+
+def visible_students(district: District, contact_ids: list[int] | None = None) -> dict[int, list[str]]:
+    """For each contact, the SIS codes of the students they may see right now (sorted)."""
+    links = visible_links(district, contact_ids)
     seen: dict[int, list[str]] = defaultdict(list)
     for contact_id, code in links.values_list("contact_id", "student__sis_code").order_by(
         "student__sis_code"

@@ -40,9 +40,10 @@ from scim2_models import (
 from schoolgate.accounts import lifecycle, reconcile
 from schoolgate.accounts.models import CREDENTIAL_STATES, Account, AccountState
 from schoolgate.accounts.moves import select_accounts
+from schoolgate.accounts.queries import visible_links
 from schoolgate.admins.authz import Access, people_in_scope
 from schoolgate.core.models import District, School
-from schoolgate.people.models import Link, Membership, Person, PersonKind, sections_of
+from schoolgate.people.models import Membership, Person, PersonKind, sections_of
 from schoolgate.scim import schemas as s
 from schoolgate.scim.models import ScimAccount
 
@@ -84,11 +85,10 @@ def user_queryset(access: Access) -> QuerySet[Account]:
 
 
 def _students_of(district: District, contact_ids: list[int]) -> dict[int, list[s.VisibleStudent]]:
-    """The students each contact may see right now and the sections permitted (the portal's rule)."""
+    """The students each contact may see right now and the sections permitted, by the portal's rule
+    (`accounts.queries.visible_links`)."""
     seen: dict[int, list[s.VisibleStudent]] = defaultdict(list)
-    links = Link.objects.filter(
-        district=district, contact_id__in=contact_ids, in_sis=True, portal_flag=True, student__in_sis=True
-    ).select_related("student")
+    links = visible_links(district, contact_ids).select_related("student")
     for link in links.order_by("student__sis_code"):
         seen[link.contact_id].append(
             s.VisibleStudent(
