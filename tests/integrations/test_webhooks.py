@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from schoolgate.accounts import lifecycle
 from schoolgate.accounts.models import Account
 from schoolgate.admins import roles
 from schoolgate.integrations import webhooks
-from schoolgate.integrations.configuration import add_endpoint, add_target
+from schoolgate.integrations.configuration import add_endpoint, add_target, endpoint_status
 from schoolgate.integrations.models import DeliveryStatus, WebhookDelivery
 from schoolgate.integrations.tasks import drain
 from tests.factories import log_in_admin, make_admin
@@ -100,6 +102,34 @@ def test_deliveries_are_retried_with_backoff_then_fail_visibly(cli, district, tm
     assert failing.status == DeliveryStatus.FAILED and "gave up" in failing.last_error
     status = cli("integrations", "webhook", "list", district.slug, "--json").json["endpoints"][0]
     assert status["failed"] == 1 and status["delivered"] >= 1 and "answered 500" in status["last_error"]
+
+
+def test_endpoint_status_costs_the_same_queries_for_two_or_five_endpoints(district):
+    """The status page reads every endpoint's last error at once, not one query per endpoint."""
+    now = timezone.now()
+
+    def add(names: list[str]) -> None:
+        for name in names:
+            endpoint = add_endpoint(district, name, "http://127.0.0.1:9/hook", ["*"], actor="test").endpoint
+            for error in (f"{name}: older", f"{name}: newest", ""):  # the last one was delivered
+                WebhookDelivery.objects.create(
+                    district=district, endpoint=endpoint, event_type="account.revoked", occurred_at=now,
+                    next_attempt_at=now, last_error=error,
+                    status=DeliveryStatus.FAILED if error else DeliveryStatus.DELIVERED,
+                )  # fmt: skip
+
+    def measured() -> tuple[int, list[dict]]:
+        with CaptureQueriesContext(connection) as queries:
+            status = endpoint_status(district)
+        return len(queries), status
+
+    add(["a", "b"])
+    two, _ = measured()
+    add(["c", "d", "e"])
+    five, status = measured()
+    assert two == five, f"{two} queries for 2 endpoints, {five} for 5"
+    assert [e["last_error"] for e in status] == [f"{n}: newest" for n in "abcde"]
+    assert [e["failed"] for e in status] == [2] * 5
 
 
 def test_cli_rejects_unknown_event_types(cli, district):

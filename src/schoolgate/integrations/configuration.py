@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from schoolgate.core import audit
@@ -231,22 +231,25 @@ def endpoint_status(district: District) -> list[dict[str, Any]]:
         WebhookDelivery.objects.filter(district=district), "endpoint_id", "occurred_at",
         {"pending": DeliveryStatus.PENDING, "failed": DeliveryStatus.FAILED, "delivered": DeliveryStatus.DELIVERED},
     )  # fmt: skip
+    # Each endpoint's newest error, read with the endpoints (one query, however many endpoints).
+    newest_error = (
+        WebhookDelivery.objects.filter(district=district, endpoint=OuterRef("pk"))
+        .exclude(last_error="")
+        .order_by("-id")
+        .values("last_error")[:1]
+    )
+    endpoints = WebhookEndpoint.objects.filter(district=district).annotate(
+        newest_error=Subquery(newest_error)
+    )
     result = []
-    for endpoint in WebhookEndpoint.objects.filter(district=district).order_by("name"):
+    for endpoint in endpoints.order_by("name"):
         row = stats.get(endpoint.pk, {})
-        last_error = (
-            WebhookDelivery.objects.filter(district=district, endpoint=endpoint)
-            .exclude(last_error="")
-            .order_by("-id")
-            .values_list("last_error", flat=True)
-            .first()
-        )
         result.append({
             "name": endpoint.name, "url": endpoint.url, "enabled": endpoint.enabled,
             "event_types": endpoint.event_list, "pending": row.get("pending", 0),
             "failed": row.get("failed", 0), "delivered": row.get("delivered", 0),
             "lag_seconds": _lag_seconds(now, row.get("oldest")),
-            "last_success_at": endpoint.last_success_at, "last_error": last_error or "",
+            "last_success_at": endpoint.last_success_at, "last_error": endpoint.newest_error or "",
         })  # fmt: skip
     return result
 
