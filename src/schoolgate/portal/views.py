@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from schoolgate.accounts import lifecycle, passwords
@@ -15,6 +14,7 @@ from schoolgate.accounts.tokens import LinkInvalid, read_token
 from schoolgate.accounts.usernames import InvalidUsername
 from schoolgate.core import admission
 from schoolgate.core.models import District
+from schoolgate.core.redirects import safe_next
 from schoolgate.portal.session import log_in, log_out, login_required
 
 
@@ -60,23 +60,13 @@ def activate(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-def _safe_next(request: HttpRequest) -> str:
-    """Where to go after logging in (e.g. back to an OpenID Connect authorization request): a path on this
-    site only, never another host, so the login page cannot be used as an open redirect."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target.startswith("/") and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return ""
-
-
 @admission.admitted
 @require_http_methods(["GET", "POST"])
 def log_in_view(request: HttpRequest, slug: str) -> HttpResponse:
     district = get_object_or_404(District, slug=slug)
     error = ""
-    next_url = _safe_next(request)
+    # Where to go after logging in (e.g. back to an OpenID Connect authorization request): a path here only.
+    next_url = safe_next(request, path_only=True)
     if request.method == "POST":
         try:
             account = authenticate(

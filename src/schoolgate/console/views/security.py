@@ -20,7 +20,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -36,6 +35,7 @@ from schoolgate.admins.delegation import (
 )
 from schoolgate.console.access import actor_of, admin_view
 from schoolgate.core import admission, audit
+from schoolgate.core.redirects import safe_next
 
 RECOVERY_CODES = 10
 
@@ -52,10 +52,8 @@ class LoginView(auth_views.LoginView):
 
 
 def _next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return reverse("console:home")
+    """Where to go once the second factor is done: the request's safe `next`, else the console's home."""
+    return safe_next(request, reverse("console:home"))
 
 
 def _new_recovery_codes(user: object) -> list[str]:
