@@ -110,3 +110,22 @@ def test_a_contact_role_change_reaches_links_declared_by_unchanged_students(cli,
 
     link = Link.objects.get(district=district, contact__sis_code="d1")
     assert (link.relationship, link.portal_flag, link.flag_rule) == ("relative", False, "relatives-no-access")
+
+
+def test_fingerprints_do_not_depend_on_how_the_rows_are_sliced(tmp_path, monkeypatch):
+    """Rows are hashed a slice at a time (for memory); a person's fingerprint must not depend on the slice
+    size, or every stored fingerprint would differ the day the size changes."""
+    from schoolgate.sync import fingerprint
+    from schoolgate.sync.readers import read_snapshot
+
+    users = base_users()
+    snapshot = read_snapshot(write_oneroster(tmp_path / "set", users=users, orgs=ORGS))
+    assert not snapshot.errors, snapshot.errors
+
+    whole = fingerprint.digests(snapshot)
+    monkeypatch.setattr(fingerprint, "ROW_HASH_SLICE", 4)
+    sliced = fingerprint.digests(snapshot)
+
+    assert whole.get_column("code").to_list() == [u["sourcedId"] for u in users]  # in the set's order
+    assert sliced.equals(whole)
+    assert whole.get_column("digest").n_unique() == whole.height  # distinct rows, distinct fingerprints
