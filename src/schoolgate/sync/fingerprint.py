@@ -123,11 +123,21 @@ def stored_digests(cursor: Any, district: District) -> pl.DataFrame:
 
 def check_references(snapshot: Snapshot, max_problems: int) -> list[Problem]:
     """A bulk set must name only people and orgs it contains (active)."""
-    people = snapshot.people.filter(pl.col("status") == "active").select("code")
+    # Membership tests against one set of codes rather than a semi and an anti join: half the memory at
+    # three million people. A null code is in no set, as a join would have it.
+    codes = _active(snapshot.people).get_column("code").implode()
     problems: list[Problem] = []
-    declarers = snapshot.relations.join(people, left_on="declarer_code", right_on="code", how="semi")
-    broken = declarers.join(people, left_on="other_code", right_on="code", how="anti").sort("file", "line")
-    for row in broken.head(max_problems).iter_rows(named=True):
+    broken = (
+        snapshot.relations.lazy()
+        .filter(
+            pl.col("declarer_code").is_in(codes).fill_null(False)
+            & ~pl.col("other_code").is_in(codes).fill_null(False)
+        )
+        .sort("file", "line")
+        .head(max_problems)
+        .collect()
+    )
+    for row in broken.iter_rows(named=True):
         problems.append(
             Problem(
                 row["file"],
@@ -137,11 +147,13 @@ def check_references(snapshot: Snapshot, max_problems: int) -> list[Problem]:
             )
         )
     if snapshot.modes["orgs"] == Mode.BULK:
-        orgs = snapshot.orgs.filter(pl.col("status") == "active").select("code")
-        members = snapshot.memberships.filter(pl.col("status") == "active")
+        orgs = snapshot.orgs.lazy().filter(pl.col("status") == "active").select("code")
         for row in (
-            members.join(orgs, left_on="org_code", right_on="code", how="anti")
+            snapshot.memberships.lazy()
+            .filter(pl.col("status") == "active")
+            .join(orgs, left_on="org_code", right_on="code", how="anti")
             .head(max_problems)
+            .collect()
             .iter_rows(named=True)
         ):
             problems.append(
