@@ -71,6 +71,26 @@ def test_account_list_filters_searches_and_pages_by_keyset(admin, synced):
     assert admin.get(base, {"after": "forged"}).status_code == 400
 
 
+def test_htmx_partials_do_not_read_the_bell_or_the_district_switcher(admin, synced):
+    """The bell's count and the district list belong to the page layout; the rows an htmx request swaps in
+    must not pay for them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    base = f"/console/{synced.slug}/accounts/"
+    notification = Notification._meta.db_table
+
+    def tables_read(**headers) -> str:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin.get(base, **headers).status_code == 200
+        return " ".join(q["sql"] for q in queries.captured_queries)
+
+    page = tables_read()
+    assert notification in page, "the full page shows the bell"
+    partial = tables_read(HTTP_HX_REQUEST="true")
+    assert notification not in partial and partial.count("SELECT") < page.count("SELECT")
+
+
 def test_bulk_action_states_the_count_then_acts(admin, synced):
     url = f"/console/{synced.slug}/accounts/action/"
     picked = [str(a.pk) for a in Account.objects.filter(person__kind="contact")[:2]]

@@ -3,6 +3,7 @@ the districts they can switch to, and their unread notification count (the bell)
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.http import HttpRequest
@@ -28,16 +29,23 @@ MENU = {
 
 
 def console(request: HttpRequest) -> dict[str, Any]:
+    """The console's context. The district switcher and the bell are read only by the full page layout, so
+    they are given as once-only callables (a template calls a callable value when it uses it): an htmx
+    partial such as the account rows costs no query for them."""
     user = request.user
     if not (user.is_authenticated and user.is_verified()):
         return {}
-    context: dict[str, Any] = {"switch_to": list(authz.districts_for(user).values_list("slug", "name"))}
+    context: dict[str, Any] = {
+        "switch_to": cache(lambda: list(authz.districts_for(user).values_list("slug", "name")))
+    }
     access = getattr(request, "access", None)
     if access is None:
         return context
-    unread = Notification.objects.filter(
-        district=access.district, recipient=actor_of(request), read_at__isnull=True
-    ).count()
+    unread = cache(
+        lambda: Notification.objects.filter(
+            district=access.district, recipient=actor_of(request), read_at__isnull=True
+        ).count()
+    )
     can = {name: access.allows(permission) for name, permission in MENU.items()}
     return {**context, "district": access.district, "access": access, "can": can, "unread": unread,
             "role_name": roles.ROLE_NAMES.get(access.role, access.role)}  # fmt: skip
