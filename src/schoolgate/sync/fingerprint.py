@@ -186,6 +186,15 @@ def _of(frame: pl.DataFrame, column: str, codes: pl.DataFrame) -> pl.DataFrame:
     return frame if keep.all() else frame.filter(keep)
 
 
+def _with_digests(people: pl.DataFrame, new: pl.DataFrame) -> pl.DataFrame:
+    """`people` with each one's new fingerprint as `digest` (null for an inactive row). When `new` covers
+    every row (all active: `digests` computed them in this order), the column is attached as it is — a join
+    would copy every column, gigabytes at a million students."""
+    if new.height == people.height:
+        return people.with_columns(new.get_column("digest"))
+    return people.join(new, on="code", how="left", maintain_order="left")
+
+
 def narrow(
     cursor: Any, district: District, snapshot: Snapshot, *, full: bool = False, max_problems: int = 200
 ) -> Narrowed:
@@ -200,7 +209,7 @@ def narrow(
         return Narrowed(replace(snapshot, errors=[*snapshot.errors, *problems]), 0, 0)
     new = digests(snapshot)
     if full:
-        people = snapshot.people.join(new, on="code", how="left", maintain_order="left")
+        people = _with_digests(snapshot.people, new)
         return Narrowed(replace(snapshot, people=people), people.height, 0)
     stored = stored_digests(cursor, district)
     dirty = (
@@ -222,15 +231,12 @@ def narrow(
         .select("code")
         .collect()
     )
-    if dirty.height == new.height and new.height == snapshot.people.height:
-        # Everyone is staged (a first import, a restage after a polars upgrade): the frames are kept as
-        # they are rather than copied through joins — at a million students those copies are gigabytes.
-        people = snapshot.people.with_columns(new.get_column("digest"))
+    if dirty.height == new.height:  # everyone is staged: a first import, a restage after a polars upgrade
+        people = _active(_with_digests(snapshot.people, new))
     else:
         # Filtered first: joining all the set's people with the (usually few) changed ones cost 600 MB at
         # three million people, even with nobody changed.
-        changed = snapshot.people.filter(pl.col("code").is_in(dirty.get_column("code").implode()))
-        people = _active(changed.join(dirty, on="code", how="inner"))
+        people = _active(_of(snapshot.people, "code", dirty).join(dirty, on="code", how="inner"))
     retired = gone.select(
         *[
             (pl.col("code") if name == "code" else pl.lit("tobedeleted" if name == "status" else None))
