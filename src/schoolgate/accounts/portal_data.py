@@ -24,8 +24,9 @@ def visible_students(account: Account) -> list[VisibleStudent]:
     person = account.person
     if person.kind == PersonKind.STUDENT:
         return [VisibleStudent(person.sis_code, person.display_name, person.grades, list(SECTIONS))]
-    # One fixed SQL statement rather than a queryset: this runs on every "My students" page, and building
-    # the ORM query cost more than running it (BENCHMARKS.md, login — portal page).
+    # The rule of `accounts.queries.visible_links`, as one fixed SQL statement rather than a queryset: this
+    # runs on every "My students" page, and building the ORM query cost more than running it (BENCHMARKS.md,
+    # login — portal page).
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
