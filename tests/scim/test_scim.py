@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from schoolgate.accounts import portal_data
 from schoolgate.accounts.models import Account, AccountState
 from schoolgate.accounts.queries import visible_students
 from schoolgate.core.models import AuditEvent
@@ -43,6 +44,7 @@ def test_guardian_students_follow_the_portal_rule(scim):
     ext = mia["urn:schoolgate:params:scim:schemas:extension:schoolgate:2.0:User"]
     assert [s["value"] for s in ext["students"]] == ["k1"]
     assert visible_students(mum.district, [mum.person_id])[mum.person_id] == ["k1"], "as the listings say"
+    assert [s.code for s in portal_data.visible_students(mum)] == ["k1"], "as the portal page says"
 
 
 def test_filters_and_pagination(scim):
