@@ -8,7 +8,8 @@ The limit (target: ≤ 2x) is the cheapest statement that could possibly make th
 = credentials_version + 1 WHERE district_id = … AND state = 'ready_to_revoke'`, run in a transaction that is
 rolled back (best of three). The measured path is the product's: `revoke_accounts(all_ready=True)`, the same
 function the CLI, the console's bulk action and the API call — locks, the move table, the UPDATE, the audit
-INSERT … SELECT and the change announcement for integrations — committed.
+INSERT … SELECT and the change announcement for integrations — committed. Every timed step starts from a settled
+table (`_settle`: no dead rows left by the baseline's rollbacks, no checkpoint pending).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from harness import BenchFailure, Context, cli_env, fresh_postgres, fresh_sqlite, run_child
 from report import BenchResult, Step
@@ -94,8 +96,6 @@ def _measure(n: int) -> None:
                  created_at=now, state_changed_at=now)
          for i, p in enumerate(people)), batch_size=5000,
     )  # fmt: skip
-    with connection.cursor() as cursor:
-        sql.analyze(cursor, sql.table(Account))
     setup = time.perf_counter() - started
 
     table = sql.table(Account)
@@ -104,6 +104,7 @@ def _measure(n: int) -> None:
                  WHERE district_id = %s AND state = 'ready_to_revoke'"""
     timings = []
     for _ in range(3):
+        _settle(connection)
         try:
             with transaction.atomic():
                 with connection.cursor() as cursor:
@@ -116,6 +117,7 @@ def _measure(n: int) -> None:
         except _Rollback:
             pass
 
+    _settle(connection)
     began = time.perf_counter()
     result = revoke_accounts(district, all_ready=True, actor="bench")
     revoke = time.perf_counter() - began
@@ -127,6 +129,23 @@ def _measure(n: int) -> None:
             f"revoke: counts {result.counts}, {revoked} revoked rows, {audit} audit events (want {n})"
         )
     print(json.dumps({"update": min(timings), "revoke": revoke, "audit": audit, "setup": setup}))
+
+
+def _settle(connection: Any) -> None:
+    """Start every timed step from the same state of the table: on PostgreSQL, VACUUM ANALYZE the accounts
+    (a rolled-back UPDATE leaves a dead version of every row and index entry behind, which the next step would
+    otherwise step over — autovacuum clears them in production) and CHECKPOINT (so that no step pays for a
+    checkpoint the previous one triggered, and each writes the same full-page images). SQLite's rollback
+    leaves nothing behind; ANALYZE keeps its planner statistics current."""
+    from schoolgate.accounts.models import Account
+    from schoolgate.core import sql
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"VACUUM ANALYZE {sql.table(Account)}")
+            cursor.execute("CHECKPOINT")
+        else:
+            sql.analyze(cursor, sql.table(Account))
 
 
 class _Rollback(Exception):
