@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import email
 import email.policy
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from schoolgate.core.models import AuditEvent
 from schoolgate.mail.models import MailBranding, OutboxMessage
 from schoolgate.mail.outbox import enqueue
 from schoolgate.mail.sender import MAX_ATTEMPTS, backoff, deliver_due
-from tests.factories import make_person
+from tests.factories import make_district, make_person
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x01" * 40
 
@@ -210,6 +212,46 @@ def test_claimed_messages_are_not_taken_by_another_worker(district, mailserver):
     first = _claim(10)
     assert len(first) == 3
     assert _claim(10) == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: PostgreSQL")
+def test_a_second_worker_skips_what_another_is_still_claiming():
+    """While one worker's claim is still open (its rows locked, their lease not yet committed), a second worker
+    takes the other due messages at once: it neither waits for the first nor takes what the first took."""
+    from schoolgate.mail.sender import _claim
+
+    district = make_district()
+    for n in range(4):
+        queue(district, f"p{n}@example.com")
+    claimed, release, first, errors = threading.Event(), threading.Event(), [], []
+
+    def worker():
+        try:
+            with transaction.atomic():
+                first.extend(_claim(2))
+                claimed.set()
+                release.wait(10)
+        except Exception as exc:  # surfaced in the main thread below
+            errors.append(exc)
+            claimed.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert claimed.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")  # waiting for the first worker fails the test
+            second = _claim(10)
+    finally:
+        release.set()
+        thread.join(10)
+    assert errors == []
+    assert [m.to_address for m in first] == ["p0@example.com", "p1@example.com"]
+    assert [m.to_address for m in second] == ["p2@example.com", "p3@example.com"]
 
 
 def test_login_with_user_and_password_from_the_url(district, settings):

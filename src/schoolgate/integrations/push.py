@@ -2,11 +2,11 @@
 
     push_due(priority, limit) -> PushReport(pushed, retrying, failed, claimed)
 
-Claiming (lease.py, shared with webhooks). A worker takes a batch in one short transaction (`SELECT … FOR
-UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers) and leases it by moving `next_attempt_at` a
-lease ahead; it then talks HTTP without holding a transaction. A worker that dies leaves its rows to be taken
-again when the lease ends. The claim is the one query that spans districts (the worker serves them all, in
-priority order); everything after it is scoped to the claimed row's district.
+Claiming (core/lease.py, shared with webhooks and mail). A worker takes a batch in one short transaction
+(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers) and leases it by moving
+`next_attempt_at` a lease ahead; it then talks HTTP without holding a transaction. A worker that dies leaves
+its rows to be taken again when the lease ends. The claim is the one query that spans districts (the worker
+serves them all, in priority order); everything after it is scoped to the claimed row's district.
 
 Ordering. Revocations (priority 0) are claimed separately, in small batches, before anything else; the
 task (tasks.py) goes back to them between every batch of provisioning, so a revocation waits at most for one
@@ -37,9 +37,9 @@ import httpx
 from django.db import connection
 from django.utils import timezone
 
-from schoolgate.core import sql
+from schoolgate.core import lease, sql
 from schoolgate.core.models import District
-from schoolgate.integrations import crypto, lease
+from schoolgate.integrations import crypto
 from schoolgate.integrations.models import PushStatus, ScimPush, ScimTarget
 from schoolgate.integrations.payload import Desired, deactivation, desired_states
 

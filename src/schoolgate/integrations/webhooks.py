@@ -21,7 +21,7 @@ any one matching is enough.
 
 Outcomes: any 2xx is delivered. Anything else — another status, a timeout, a refused connection — is
 retried after 2, 4, 8 … seconds (at most 30 minutes apart) and `failed` at MAX_ATTEMPTS. Claiming works as
-for SCIM pushes (see lease.py): a short leasing transaction, then HTTP without one.
+for SCIM pushes (see core/lease.py): a short leasing transaction, then HTTP without one.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from typing import Any
 import httpx
 from django.utils import timezone
 
+from schoolgate.core import lease
 from schoolgate.core.models import District
-from schoolgate.integrations import crypto, lease
+from schoolgate.integrations import crypto
 from schoolgate.integrations.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from schoolgate.integrations.push import MAX_ATTEMPTS, backoff
 

@@ -18,10 +18,11 @@ server refused the recipient (RCPT) the bounce is recorded on the person (`email
 dropped connection (or a 421) is reopened once per batch; after that the rest of the batch waits for its
 retry.
 
-Two workers never send one message: a worker claims its batch in one short transaction (`SELECT … FOR UPDATE
-SKIP LOCKED` on PostgreSQL; SQLite serialises writers) by moving the rows' `next_attempt_at` a lease ahead,
-then sends without holding a transaction, recording each message as soon as the server has answered. A worker
-that dies mid-batch leaves its messages to be taken again when the lease ends (at-least-once delivery).
+Two workers never send one message: a worker claims its batch in one short transaction (core/lease.py:
+`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers) by moving the rows'
+`next_attempt_at` a lease ahead, then sends without holding a transaction, recording each message as soon as
+the server has answered. A worker that dies mid-batch leaves its messages to be taken again when the lease
+ends (at-least-once delivery).
 """
 
 from __future__ import annotations
@@ -35,14 +36,15 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from schoolgate.core import audit
+from schoolgate.core import audit, lease
 from schoolgate.mail.message import Sender, build_message, sender_for
 from schoolgate.mail.models import PENDING_STATUSES, OutboxMessage, OutboxStatus
 from schoolgate.people.models import Person
@@ -51,7 +53,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(hours=1)
-# Long enough for a batch to finish; a batch that runs for half of it stops and hands the rest back.
+# Long enough for a batch to finish; a batch that runs for half of it stops and hands the rest back. Longer
+# than core.lease.LEASE, the integrations' lease.
 LEASE = timedelta(minutes=15)
 DEFAULT_TIMEOUT = 30.0
 ACTOR = "system:mail"
@@ -350,30 +353,21 @@ def drain(batch_size: int = 500) -> DeliveryReport:
 
 def next_due_at() -> datetime | None:
     """When the earliest undelivered message may next be tried (None: nothing is waiting)."""
-    return (
-        OutboxMessage.objects.filter(status__in=PENDING_STATUSES)
-        .order_by("next_attempt_at")
-        .values_list("next_attempt_at", flat=True)
-        .first()
-    )
+    return lease.next_due_at(OutboxMessage, pending=PENDING_STATUSES)
 
 
 def _claim(limit: int) -> list[OutboxMessage]:
-    now = timezone.now()
-    with transaction.atomic():
-        due = OutboxMessage.objects.filter(status__in=PENDING_STATUSES, next_attempt_at__lte=now).order_by(
-            "created_at", "id"
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("id", flat=True)[:limit])
-        if not ids:
-            return []
-        OutboxMessage.objects.filter(pk__in=ids).update(next_attempt_at=now + LEASE)
-    messages = (
-        OutboxMessage.objects.filter(pk__in=ids).select_related("district").order_by("created_at", "id")
+    """Lease up to `limit` due messages, oldest first, in that order (deliver_due hands back the list's tail)."""
+    messages = lease.claim_due(
+        OutboxMessage,
+        pending=PENDING_STATUSES,
+        limit=limit,
+        order_by=("created_at", "id"),
+        related=("district",),
+        lease=LEASE,
     )
-    return list(messages)
+    messages.sort(key=attrgetter("created_at", "id"))
+    return messages
 
 
 def _hand_back(messages: list[OutboxMessage]) -> None:
