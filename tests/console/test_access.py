@@ -285,3 +285,23 @@ def test_portal_pages_need_a_portal_login(client, district):
         assert response.status_code in (302, 405), pattern.name
         if response.status_code == 302:
             assert response["Location"] == reverse("portal:home")
+
+
+def test_deciding_an_admins_access_takes_one_query(db, django_assert_num_queries):
+    """Every console request asks authz.require: the district and the admin's membership come in one query,
+    and another district's slug is refused exactly like a slug that does not exist."""
+    from django.core.exceptions import PermissionDenied
+    from django.http import Http404
+
+    from schoolgate.admins import authz
+
+    district, other = make_district("north-a", name="North A"), make_district("north-b", name="North B")
+    admin = make_admin(district, "ruth@example.org", roles.SUPPORT_ROLE)
+    with django_assert_num_queries(1):
+        access = authz.require(admin, district.slug, roles.VIEW_ACCOUNTS)
+    assert access.district == district and access.role == roles.SUPPORT_ROLE
+    with pytest.raises(PermissionDenied):
+        authz.require(admin, district.slug, roles.MANAGE_ADMINS)
+    for slug in (other.slug, "no-such-district"):
+        with pytest.raises(Http404):
+            authz.require(admin, slug, roles.VIEW_ACCOUNTS)

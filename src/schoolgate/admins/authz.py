@@ -65,20 +65,24 @@ def districts_for(user: object) -> QuerySet[District]:
     return District.objects.filter(admin_memberships__user=user).order_by("name")
 
 
-def access_for(user: object, district: District) -> Access | None:
+def access_for(user: object, slug: str) -> Access | None:
+    """The admin's access to the district named by `slug`; None without a membership there (or if no such
+    district exists — the two are not told apart). One query: the membership with its district."""
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return None
-    membership = AdminMembership.objects.filter(user=user, district=district).first()
+    membership = (
+        AdminMembership.objects.select_related("district").filter(user=user, district__slug=slug).first()
+    )
     if membership is None:
         return None
+    district = membership.district
     schools = tuple(membership.school_codes) if membership.role == roles.SCHOOL_ADMIN else ()
     return Access(district, membership.role, permissions_of(membership.role, district), schools)
 
 
 def require(user: object, slug: str, permission: str | None) -> Access:
     """The admin's access to the district named by `slug`: 404 without membership, 403 without the permission."""
-    district = District.objects.filter(slug=slug).first()
-    access = access_for(user, district) if district else None
+    access = access_for(user, slug)
     if access is None:
         raise Http404("no such district")
     if permission is not None and not access.allows(permission):

@@ -86,10 +86,11 @@ def _require_url_objects(request: HttpRequest, kwargs: dict[str, Any]) -> None:
         if name in URL_VALUES:
             continue
         model, field = objects[name]  # a new kind of URL object must be added here
-        if not model.objects.filter(district=request.district, **{field: value}).exists():
+        # A person is looked for among the people the admin may see (one query: not there, or not theirs).
+        scope = scope_of(request) if name == "code" else None
+        candidates = model.objects.filter(district=request.district) if scope is None else scope
+        if not candidates.filter(**{field: value}).exists():
             raise Http404(f"no such {model._meta.verbose_name}")
-        if name == "code":
-            require_people(request, value)
 
 
 def admin_view(permission: str | None) -> Callable[[View], View]:

@@ -19,7 +19,7 @@ from schoolgate.people.models import Override, OverrideField
 
 @admin_view(roles.VIEW_ACCOUNTS)
 def person(request: HttpRequest, code: str, error: str = "") -> HttpResponse:
-    require_people(request, code)
+    # `code` is in the admin's scope: admin_view checked every object the URL names.
     try:
         data = describe_person(request.district, code)
     except UnknownPerson:
@@ -31,7 +31,7 @@ def person(request: HttpRequest, code: str, error: str = "") -> HttpResponse:
 @admin_view(roles.EDIT_PEOPLE)
 @require_http_methods(["POST"])
 def override(request: HttpRequest, code: str) -> HttpResponse:
-    require_people(request, code, request.POST.get("contact", ""), request.POST.get("student", ""))
+    require_people(request, request.POST.get("contact", ""), request.POST.get("student", ""))
     try:
         if request.POST.get("remove"):
             link = Override.objects.filter(
@@ -61,7 +61,7 @@ def override(request: HttpRequest, code: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def transfer(request: HttpRequest, code: str) -> HttpResponse:
     """Carry this person's login over to the record that succeeds it."""
-    require_people(request, code, request.POST.get("to", "").strip())
+    require_people(request, request.POST.get("to", "").strip())
     try:
         transfer_login(request.district, code, request.POST.get("to", "").strip(), actor=actor_of(request))
     except TransferRejected as exc:
