@@ -97,11 +97,13 @@ def stored_digests(cursor: Any, district: District) -> pl.DataFrame:
     person = sql.table(Person)
     schema = {"code": pl.Utf8, "stored": pl.Int64, "in_sis": pl.Int64, "grp": pl.Utf8}
     # grp: the code of the record a merged record was merged into (else its own), so merged groups are
-    # restaged together.
+    # restaged together. Looked up only for the few merged records: a join with the person table for it
+    # hashed every person of every district.
     query = (
-        f"SELECT p.sis_code, p.sis_digest, CASE WHEN p.in_sis THEN 1 ELSE 0 END, COALESCE(m.sis_code, p.sis_code)"
-        f" FROM {person} p LEFT JOIN {person} m ON m.id = p.merged_into_id"
-        f" WHERE p.district_id = {int(district.pk)}"
+        f"SELECT p.sis_code, p.sis_digest, CASE WHEN p.in_sis THEN 1 ELSE 0 END,"
+        f" CASE WHEN p.merged_into_id IS NULL THEN p.sis_code"
+        f" ELSE (SELECT m.sis_code FROM {person} m WHERE m.id = p.merged_into_id) END"
+        f" FROM {person} p WHERE p.district_id = {int(district.pk)}"
     )
     if sql.is_postgres():
         buffer = io.BytesIO()
