@@ -77,3 +77,27 @@ def test_merge_carries_the_only_login_over_and_rejects_nonsense(cli, district, t
     assert cli("merge", district.slug, "rosa1", "rosa2", "--json").code == 1, "already merged"
     assert cli("merge", district.slug, "k1", "luis", "--json").code == 1, "students are not merged"
     assert cli("merge", district.slug, "luis", "nobody", "--json").code == 1
+
+
+def test_a_change_to_one_merged_record_restages_its_whole_group(cli, district, tmp_path):
+    """The records of a merged group are mirrored together: when the SIS changes only the alias (or only the
+    record kept), a narrowed sync stages both, and the kept login still sees both children."""
+    day1 = write_oneroster(tmp_path / "day1", users=users(), orgs=ORGS)
+    cli("sync", district.slug, day1, "--json")
+    assert cli("merge", district.slug, "rosa1", "rosa2", "--json").code == 0
+    settled = cli("sync", district.slug, day1, "--json")  # a merge restages both records once
+    assert settled.json["counts"]["staged"]["people"] == 2
+    assert cli("sync", district.slug, day1, "--json").json["counts"]["staged"]["people"] == 0
+    changed = users()
+    changed[3]["phone"] = "555 0199"  # rosa2, the alias, and nobody else
+    resync = cli(
+        "sync", district.slug, write_oneroster(tmp_path / "day2", users=changed, orgs=ORGS), "--json"
+    )
+    assert resync.json["status"] == "applied", resync.stdout
+    assert resync.json["counts"]["staged"]["people"] == 2, "the alias and the record it was merged into"
+    assert accounts_by_person(cli, district.slug)["rosa1"]["students"] == ["k1", "k2"]
+    assert Person.objects.get(district=district, sis_code="rosa2").phone == "555 0199"
+    changed[2]["phone"] = "555 0142"  # now rosa1, the record kept, and nobody else
+    again = cli("sync", district.slug, write_oneroster(tmp_path / "day3", users=changed, orgs=ORGS), "--json")
+    assert again.json["counts"]["staged"]["people"] == 2
+    assert accounts_by_person(cli, district.slug)["rosa1"]["students"] == ["k1", "k2"]

@@ -96,13 +96,12 @@ def stored_digests(cursor: Any, district: District) -> pl.DataFrame:
     """code, stored fingerprint, in_sis of every person the district holds (PostgreSQL: one COPY)."""
     person = sql.table(Person)
     schema = {"code": pl.Utf8, "stored": pl.Int64, "in_sis": pl.Int64, "grp": pl.Utf8}
-    # grp: the code of the record a merged record was merged into (else its own), so merged groups are
+    # grp: the code of the record a merged record was merged into (null for the rest), so merged groups are
     # restaged together. Looked up only for the few merged records: a join with the person table for it
     # hashed every person of every district.
     query = (
         f"SELECT p.sis_code, p.sis_digest, CASE WHEN p.in_sis THEN 1 ELSE 0 END,"
-        f" CASE WHEN p.merged_into_id IS NULL THEN p.sis_code"
-        f" ELSE (SELECT m.sis_code FROM {person} m WHERE m.id = p.merged_into_id) END"
+        f" (SELECT m.sis_code FROM {person} m WHERE m.id = p.merged_into_id)"
         f" FROM {person} p WHERE p.district_id = {int(district.pk)}"
     )
     if sql.is_postgres():
@@ -170,11 +169,14 @@ def check_references(snapshot: Snapshot, max_problems: int) -> list[Problem]:
 
 
 def _with_merged_groups(dirty: pl.DataFrame, new: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
-    """If one record of a merged group changed, restage the whole group (they declare relations together)."""
-    merged = stored.filter(pl.col("grp") != pl.col("code"))
+    """If one record of a merged group changed, restage the whole group (they declare relations together).
+
+    A group is a record that others were merged into (its `grp` is null) and those others (`grp` its code)."""
+    merged = stored.filter(pl.col("grp").is_not_null()).select("code", "grp")
     if merged.height == 0:
         return dirty
-    groups = stored.select("code", "grp").filter(pl.col("grp").is_in(merged.get_column("grp").implode()))
+    survivors = stored.filter(pl.col("code").is_in(merged.get_column("grp").implode()))
+    groups = pl.concat([merged, survivors.select("code", grp=pl.col("code"))], how="vertical")
     touched = groups.join(dirty.select("code"), on="code", how="semi").select("grp").unique()
     extra = (
         groups.join(touched, on="grp", how="semi").join(new, on="code", how="inner").select("code", "digest")
