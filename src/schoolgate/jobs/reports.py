@@ -15,7 +15,6 @@ from pathlib import Path
 from anyascii import anyascii
 from django.conf import settings
 from django.utils import timezone
-from fpdf import FPDF
 
 from schoolgate.jobs.models import Job
 
@@ -49,6 +48,10 @@ def write_reports(
         writer = csv.writer(handle)
         writer.writerow(headers)
         writer.writerows([safe_cell(v) for v in row] for row in rows)
+    # Imported here, not at the top: fpdf (with fontTools) takes about a second to import, and this module is
+    # loaded when the app starts, so every command, sync and web worker paid for it at start-up.
+    from fpdf import FPDF
+
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
     pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
