@@ -101,3 +101,29 @@ def test_a_change_to_one_merged_record_restages_its_whole_group(cli, district, t
     again = cli("sync", district.slug, write_oneroster(tmp_path / "day3", users=changed, orgs=ORGS), "--json")
     assert again.json["counts"]["staged"]["people"] == 2
     assert accounts_by_person(cli, district.slug)["rosa1"]["students"] == ["k1", "k2"]
+
+
+def test_a_merged_alias_that_then_leaves_the_sis_stays_superseded_by_the_record_kept(cli, district, tmp_path):
+    cli("sync", district.slug, write_oneroster(tmp_path / "a", users=users(), orgs=ORGS), "--json")
+    cli("provision", district.slug, "--all", "--json")
+    account = Account.objects.get(person__sis_code="rosa1")
+    lifecycle.activate_account(account, username="rosa", password="a long passphrase", actor="portal")
+    assert cli("merge", district.slug, "rosa1", "rosa2", "--json").code == 0
+    gone = [u for u in users() if u["sourcedId"] != "rosa2"]
+    gone[1]["agentSourcedIds"] = "rosa1,luis"
+    resync = cli("sync", district.slug, write_oneroster(tmp_path / "b", users=gone, orgs=ORGS), "--json")
+    assert resync.json["status"] == "applied", resync.stdout
+    assert not Person.objects.get(district=district, sis_code="rosa2").in_sis
+    alias = accounts_by_person(cli, district.slug)["rosa2"]
+    assert (alias["state"], alias["reason"], alias["successor"]) == ("ready_to_revoke", "superseded", "rosa1")
+
+
+def test_merging_a_duplicate_staff_record_takes_its_own_login_away(cli, district, tmp_path):
+    """Staff get a login by rule, without any link: a merged record must lose it all the same."""
+    teacher = {"role": "teacher", "orgSourcedIds": "north", "givenName": "Ines", "familyName": "Ortiz"}
+    staff = [{"sourcedId": "t1", **teacher}, {"sourcedId": "t2", **teacher}]
+    cli("sync", district.slug, write_oneroster(tmp_path, users=staff, orgs=ORGS), "--json")
+    assert accounts_by_person(cli, district.slug).keys() == {"t1", "t2"}
+    merged = cli("merge", district.slug, "t1", "t2", "--json")
+    assert merged.code == 0, merged.stdout
+    assert accounts_by_person(cli, district.slug).keys() == {"t1"}, "the alias's unused listing is withdrawn"

@@ -9,7 +9,7 @@ from django.utils import timezone
 from schoolgate.accounts import lifecycle
 from schoolgate.accounts.models import Account
 from schoolgate.core.models import AuditEvent
-from schoolgate.people.models import Override
+from schoolgate.people.models import EligibilityRule, Override
 from tests.builders import write_oneroster
 from tests.sync.helpers import accounts_by_person
 
@@ -121,3 +121,47 @@ def test_override_input_is_checked(cli, district, tmp_path):
                "2020-01-01", "--json").code == 1  # fmt: skip
     assert cli(*base, "aunt", "kid", "--field", "grades", "--value", "on", "--reason", "x").code == 2
     assert Override.objects.count() == 0
+
+
+def test_a_forced_portal_gives_no_access_to_a_student_who_left_the_sis(cli, district, tmp_path):
+    """An override forces the flag on a link; it never keeps a contact in for a student the SIS dropped (the
+    link itself stays, declared by the aunt's own row)."""
+    cli("district", "set", district.slug, "--guard-minimum", "5", "--json")
+    both_ends = [u | {"agentSourcedIds": "kid"} if u["sourcedId"] == "aunt" else u for u in USERS]
+    cli("sync", district.slug, write_oneroster(tmp_path / "a", users=both_ends, orgs=ORGS), "--json")
+    assert cli(
+        "override", "set", district.slug, "aunt", "kid", "--field", "portal", "--value", "on",
+        "--reason", "court order: aunt is the carer", "--json",
+    ).code == 0  # fmt: skip
+    cli("provision", district.slug, "aunt", "--json")
+    assert accounts_by_person(cli, district.slug)["aunt"]["state"] == "invited"
+    left = write_oneroster(
+        tmp_path / "b",
+        mode="delta",
+        orgs=ORGS,
+        users=[{"sourcedId": "kid", "role": "student", "orgSourcedIds": "north", "status": "tobedeleted"}],
+    )
+    assert cli("sync", district.slug, left, "--json").json["status"] == "applied"
+    assert person(cli, district.slug, "aunt")["links"][0]["in_sis"]
+    aunt = accounts_by_person(cli, district.slug)["aunt"]
+    assert (aunt["state"], aunt["reason"], aunt["students"]) == ("ready_to_revoke", "no_students", [])
+
+
+def test_a_section_forced_on_is_granted_beyond_the_rules_and_reported_as_a_disagreement(
+    cli, district, tmp_path
+):
+    EligibilityRule.objects.create(
+        district=district, audience="contact", position=5, name="relatives-attendance", effect="allow",
+        conditions={"relationship": ["relative"]}, sections=["attendance"],
+    )  # fmt: skip
+    path = write_oneroster(tmp_path, users=USERS, orgs=ORGS)
+    cli("sync", district.slug, path, "--json")
+    assert link_to(person(cli, district.slug, "aunt"), "kid")["sections"] == ["attendance"]
+    assert cli(
+        "override", "set", district.slug, "aunt", "kid", "--field", "reports", "--value", "on",
+        "--reason", "aunt signs the school reports", "--json",
+    ).code == 0  # fmt: skip
+    assert link_to(person(cli, district.slug, "aunt"), "kid")["sections"] == ["reports", "attendance"]
+    resync = cli("sync", district.slug, path, "--json").json
+    assert resync["counts"]["overrides"] == {"sis_disagrees": 1}, "the rules still say no reports"
+    assert link_to(person(cli, district.slug, "aunt"), "kid")["sections"] == ["reports", "attendance"]

@@ -146,3 +146,14 @@ def test_family_split_old_contact_with_a_remaining_student_keeps_the_login(cli, 
     assert (accounts["dad"]["state"], accounts["dad"]["students"]) == ("active", ["k2"])
     assert (accounts["dad2"]["state"], accounts["dad2"]["students"]) == ("ready_to_provision", ["k1"])
     assert accounts_by_person(cli, district.slug, "--state", "ready_to_revoke") == {}
+
+
+def test_a_parent_whose_only_child_is_disabled_waits_for_revocation_as_no_students(cli, district, tmp_path):
+    """A disabled child counts as no child: the parent's reason is no_students, not a rule's flag."""
+    split_setup(cli, district, tmp_path, [student("k1", "mum"), parent("mum")])
+    disabled = [student("k1", "mum") | {"enabledUser": "false"}, parent("mum")]
+    result = sync(cli, district.slug, write_oneroster(tmp_path / "after", users=disabled, orgs=ORGS))
+    assert result.json["status"] == "applied", result.stdout
+    accounts = accounts_by_person(cli, district.slug)
+    assert (accounts["mum"]["state"], accounts["mum"]["reason"]) == ("ready_to_revoke", "no_students")
+    assert (accounts["k1"]["state"], accounts["k1"]["reason"]) == ("ready_to_revoke", "flag_removed")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from schoolgate.accounts import reconcile
+from schoolgate.accounts import lifecycle, reconcile
 from schoolgate.accounts.models import Account
 from schoolgate.core.models import AuditEvent
 from schoolgate.people.models import Link, Person
@@ -223,6 +223,7 @@ def test_dry_run_reports_the_diff_and_writes_nothing(cli, district, tmp_path):
     assert {m["person"] for m in doc["diff"] if m["to"] == "ready_to_provision"} == {
         "s0", "s1", "m0", "d0", "m1", "d1", "t1"
     }  # fmt: skip
+    assert {m["reason"] for m in doc["diff"]} == {None}, "only a move to ready_to_revoke carries a reason"
     assert district_state(district) == before and SyncRun.objects.count() == runs
 
 
@@ -318,3 +319,27 @@ def test_oneroster_12_delta_adding_a_guardian_role_keeps_the_teacher_staff(cli, 
     link = Link.objects.get(district=district, contact=teacher)
     assert (link.relationship, link.portal_flag) == ("guardian", True)
     assert accounts_by_person(cli, district.slug)["teach"]["students"] == ["kid"]
+
+
+def test_the_guard_counts_only_logins_in_use_and_a_new_reason_is_no_new_revocation(cli, district, tmp_path):
+    """The guard's base is invited and active accounts; an account already waiting for revocation that gets a
+    new reason (its child left, then it left too) is not counted again, and its reason follows the SIS."""
+    cli("district", "set", district.slug, "--guard-minimum", "50", "--json")
+    users = users_11()
+    assert sync(cli, district.slug, write_oneroster(tmp_path / "a", users=users, orgs=ORGS)).code == 0
+    for code in ("m0", "m1", "d1"):
+        account = Account.objects.get(district=district, person__sis_code=code)
+        lifecycle.provision_account(account, actor="test")
+        lifecycle.activate_account(account, username=code, password="x" * 12, actor="test")
+    no_s1 = [u for u in users if u["sourcedId"] != "s1"]
+    first = sync(cli, district.slug, write_oneroster(tmp_path / "b", users=no_s1, orgs=ORGS)).json
+    assert first["counts"]["guard"] | {"tripped": None} == {
+        "revoking": 2, "holding": 3, "share": 0.05, "tripped": None
+    }, "m1 and d1 lose their only child; s0, d0 and t1 (never provisioned) are not in the base"  # fmt: skip
+    no_m1 = [u for u in no_s1 if u["sourcedId"] != "m1"]
+    second = sync(cli, district.slug, write_oneroster(tmp_path / "c", users=no_m1, orgs=ORGS)).json
+    assert second["status"] == "applied", second
+    assert (second["counts"]["guard"]["revoking"], second["counts"]["guard"]["holding"]) == (0, 1)
+    accounts = accounts_by_person(cli, district.slug)
+    assert (accounts["m1"]["state"], accounts["m1"]["reason"]) == ("ready_to_revoke", "left_sis")
+    assert (accounts["d1"]["state"], accounts["d1"]["reason"]) == ("ready_to_revoke", "no_students")
