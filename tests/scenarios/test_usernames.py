@@ -4,8 +4,6 @@ found and flagged when the SIS introduces one."""
 
 from __future__ import annotations
 
-import pytest
-
 from schoolgate.accounts import lifecycle
 from schoolgate.accounts.models import Account
 from schoolgate.core.models import AuditEvent
@@ -125,7 +123,6 @@ def test_a_flagged_login_is_restored_when_the_other_holder_gives_the_username_up
     moved = [u | {"email": "jin.park@north.example.org"} if u["sourcedId"] == "t1" else u for u in users()]
     path = write_oneroster(tmp_path / "c", users=moved, orgs=ORGS)
     cli("sync", district.slug, path, "--json")
-    cli("sync", district.slug, path, "--json")  # see the xfail below: the first run frees, the next restores
     accounts = accounts_by_person(cli, district.slug)
     assert (accounts["t1"]["state"], accounts["t1"]["username"]) == ("invited", "jin.park@north.example.org")
     assert (accounts["p1"]["state"], accounts["p1"]["reason"], accounts["p1"]["username"]) == (
@@ -133,11 +130,6 @@ def test_a_flagged_login_is_restored_when_the_other_holder_gives_the_username_up
     )  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: follow_sis does not drop the old key from `taken` when it renames the holder, so the flagged "
-    "login that wanted that key is restored only by the following sync",
-)
 def test_a_flagged_login_is_restored_by_the_very_sync_in_which_the_holder_gives_the_username_up(
     cli, district, tmp_path
 ):

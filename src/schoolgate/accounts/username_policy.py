@@ -15,7 +15,7 @@ from django.utils import timezone
 from schoolgate.accounts import lifecycle
 from schoolgate.accounts.models import Account, AccountState, RevokeReason
 from schoolgate.accounts.moves import select_accounts
-from schoolgate.accounts.username_claims import SOURCE_FIELD, claims_of, holders
+from schoolgate.accounts.username_claims import SOURCE_FIELD, Claim, claims_of, holders
 from schoolgate.accounts.usernames import InvalidUsername, clean_username, username_key
 from schoolgate.core import audit, sql
 from schoolgate.core.models import District
@@ -42,22 +42,30 @@ def follow_sis(
     )
     taken = holders(district, {username_key(c.wanted) for c in claims if c.wanted})
     accounts = {a.pk: a for a in Account.objects.filter(pk__in=[c.account_id for c in claims])}
-    to_flag: set[int] = set()
-    for claim in claims:
-        if not claim.wanted:
-            continue
-        key = username_key(claim.wanted)
-        holder = taken.get(key)
-        if holder is None or holder[0] == claim.account_id:
+    # A rename frees the name it leaves, which another claim of this run may want: claims that found their
+    # name taken are tried again until a pass renames nobody, so that one sync settles what it can.
+    waiting = [claim for claim in claims if claim.wanted]
+    blocked: list[tuple[Claim, int]] = []
+    while waiting:
+        blocked, renamed = [], False
+        for claim in waiting:
+            key = username_key(claim.wanted)
+            holder = taken.get(key)
+            if holder is not None and holder[0] != claim.account_id:
+                blocked.append((claim, holder[0]))
+                continue
             if claim.current_key != key:
                 _rename(accounts[claim.account_id], claim.wanted, actor, run_id)
+                if taken.get(claim.current_key, (None,))[0] == claim.account_id:
+                    del taken[claim.current_key]
                 taken[key] = (claim.account_id, claim.code)
                 counts["changed"] += 1
+                renamed = True
             if accounts[claim.account_id].reason == RevokeReason.DUPLICATE_USERNAME:
                 lifecycle.restore(district, select_accounts([claim.account_id]), actor=actor, run_id=run_id)
                 counts["resolved"] += 1
-            continue
-        to_flag.add(_newer(claim.account_id, holder[0]))
+        waiting = [claim for claim, _ in blocked] if renamed else []
+    to_flag = {_newer(claim.account_id, holder) for claim, holder in blocked}
     to_flag = {pk for pk in to_flag if Account.objects.get(pk=pk).reason != RevokeReason.DUPLICATE_USERNAME}
     if to_flag:
         lifecycle.flag_for_revocation(
