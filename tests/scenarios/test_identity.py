@@ -4,7 +4,6 @@ audited action — by an admin, or by the sync when the district allows it for s
 
 from __future__ import annotations
 
-import pytest
 from django.contrib.auth.hashers import check_password
 
 from schoolgate.accounts import lifecycle
@@ -174,12 +173,6 @@ def test_a_new_record_listed_before_the_old_one_left_is_still_its_successor(cli,
     assert (old["state"], old["reason"], old["successor"]) == ("ready_to_revoke", "superseded", "C2")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a full re-plan recomputes the superseded account's reason from its own record (left_sis) and "
-    "drops the successor; supersession.detect skips accounts already in the plan, so the next run finds the "
-    "match again: the account flips between superseded and left_sis on every sync",
-)
 def test_a_full_resync_of_the_same_snapshot_keeps_the_successor_and_changes_nothing(cli, district, tmp_path):
     active_maria(cli, district, tmp_path)
     path, _ = rekey(cli, district, tmp_path)

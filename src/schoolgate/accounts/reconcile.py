@@ -102,6 +102,11 @@ def plan(district: District, scope: str | None = None) -> Plan:
                     ELSE CASE
                         WHEN t.state = %s THEN 'withdraw'
                         WHEN t.state IN (%s, %s) THEN 'flag'
+                        -- A login superseded by a newer record (found by supersession.detect, not a merge)
+                        -- stays so while its own record is gone: left_sis would drop the successor, and
+                        -- the next run would find the match again and flip it back.
+                        WHEN t.state = %s AND t.cur_reason = '{RevokeReason.SUPERSEDED}'
+                             AND t.reason = '{RevokeReason.LEFT_SIS}' THEN NULL
                         WHEN t.state = %s AND (t.cur_reason <> t.reason
                                                OR {sql.differs("t.cur_successor", "t.successor_id")}) THEN 'flag'
                     END
@@ -136,7 +141,7 @@ def plan(district: District, scope: str | None = None) -> Plan:
             """,
             [
                 S.READY_TO_REVOKE, S.REVOKED,
-                S.READY_TO_PROVISION, S.INVITED, S.ACTIVE, S.READY_TO_REVOKE,
+                S.READY_TO_PROVISION, S.INVITED, S.ACTIVE, S.READY_TO_REVOKE, S.READY_TO_REVOKE,
                 RevokeReason.SUPERSEDED, RevokeReason.LEFT_SIS, PersonKind.CONTACT, RevokeReason.FLAG_REMOVED,
                 RevokeReason.FLAG_REMOVED, RevokeReason.NO_STUDENTS, RevokeReason.NOT_LINKED,
                 district.pk, district.pk,
