@@ -124,19 +124,6 @@ def _record(district: District, old: Candidate, new: Candidate, evidence: Eviden
     return Found(old.code, new.code, evidence.strength or "", evidence.score, evidence.reasons)
 
 
-def strong_successor(district: District, old: Person) -> Person | None:
-    """The recorded strong successor of a person, if any (the newest such match)."""
-    match = (
-        IdentityMatch.objects.filter(
-            district=district, old=old, strength="strong", transferred_at__isnull=True
-        )
-        .select_related("new")
-        .order_by("-found_at")
-        .first()
-    )
-    return match.new if match else None
-
-
 def pending_transfers(district: District, found: list[Found]) -> list[tuple[str, str]]:
     """Strong matches whose old login still holds credentials: what automatic transfer would carry over."""
     olds = {f.old: f.new for f in found if f.strength == "strong"}
