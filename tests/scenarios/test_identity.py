@@ -149,6 +149,13 @@ def test_family_split_new_household_record_of_the_same_father_supersedes_the_old
     assert accounts["mum"]["state"] == "invited"
 
 
+def assert_c2_took_over(cli, district, doc: dict) -> None:
+    """The sync matched C1 to C2 on strong evidence, and C1's login waits for revocation as superseded by C2."""
+    assert [(m["old"], m["new"], m["strength"]) for m in doc["matches"]] == [("C1", "C2", "strong")]
+    old = accounts_by_person(cli, district.slug)["C1"]
+    assert (old["state"], old["reason"], old["successor"]) == ("ready_to_revoke", "superseded", "C2")
+
+
 def test_a_new_record_arriving_a_night_after_the_old_one_left_still_takes_over(cli, district, tmp_path):
     """The old login already waits for revocation (left_sis, no successor) when its successor appears."""
     active_maria(cli, district, tmp_path)
@@ -156,9 +163,7 @@ def test_a_new_record_arriving_a_night_after_the_old_one_left_still_takes_over(c
     old = accounts_by_person(cli, district.slug)["C1"]
     assert (old["state"], old["reason"], old["successor"]) == ("ready_to_revoke", "left_sis", None)
     _, doc = rekey(cli, district, tmp_path)
-    assert [(m["old"], m["new"], m["strength"]) for m in doc["matches"]] == [("C1", "C2", "strong")]
-    old = accounts_by_person(cli, district.slug)["C1"]
-    assert (old["state"], old["reason"], old["successor"]) == ("ready_to_revoke", "superseded", "C2")
+    assert_c2_took_over(cli, district, doc)
 
 
 def test_a_new_record_listed_before_the_old_one_left_is_still_its_successor(cli, district, tmp_path):
@@ -168,12 +173,11 @@ def test_a_new_record_listed_before_the_old_one_left_is_still_its_successor(cli,
     cli("sync", district.slug, both, "--json")
     assert accounts_by_person(cli, district.slug)["C2"]["state"] == "ready_to_provision"
     _, doc = rekey(cli, district, tmp_path)
-    assert [(m["old"], m["new"], m["strength"]) for m in doc["matches"]] == [("C1", "C2", "strong")]
-    old = accounts_by_person(cli, district.slug)["C1"]
-    assert (old["state"], old["reason"], old["successor"]) == ("ready_to_revoke", "superseded", "C2")
+    assert_c2_took_over(cli, district, doc)
 
 
 def test_a_full_resync_of_the_same_snapshot_keeps_the_successor_and_changes_nothing(cli, district, tmp_path):
+    """A full re-plan sees C1's record gone (left_sis) but keeps the superseded reason and its successor."""
     active_maria(cli, district, tmp_path)
     path, _ = rekey(cli, district, tmp_path)
     for _ in range(2):
