@@ -65,8 +65,13 @@ def follow_sis(
                 lifecycle.restore(district, select_accounts([claim.account_id]), actor=actor, run_id=run_id)
                 counts["resolved"] += 1
         waiting = [claim for claim, _ in blocked] if renamed else []
-    to_flag = {_newer(claim.account_id, holder) for claim, holder in blocked}
-    to_flag = {pk for pk in to_flag if Account.objects.get(pk=pk).reason != RevokeReason.DUPLICATE_USERNAME}
+    newer = {_newer(claim.account_id, holder) for claim, holder in blocked}
+    # One query, not one per clash: those already flagged stay as they are.
+    to_flag = set(
+        Account.objects.filter(pk__in=newer)
+        .exclude(reason=RevokeReason.DUPLICATE_USERNAME)
+        .values_list("pk", flat=True)
+    )
     if to_flag:
         lifecycle.flag_for_revocation(
             district,
