@@ -192,18 +192,20 @@ def test_sync_benchmark_end_to_end_with_a_stand_in_cli(tmp_path):
         "parse (P), base set",
         "parse (P), churn set",
         "initial import",
-        "no-change re-sync",
+        "no-change re-sync, the same files",
+        "no-change re-sync, re-exported (rows in another order)",
         "1% churn re-sync",
     ]
-    initial, no_change, churn = result.steps[2:]
-    assert (initial.max_ratio, no_change.max_ratio, churn.max_ratio) == (10.0, 5.0, None)
+    initial, same, reexported, churn = result.steps[2:]
+    assert (initial.max_ratio, same.max_ratio, reexported.max_ratio, churn.max_ratio) == (10.0, 5.0, 5.0, None)
     assert initial.counts == {"users": 300 + 600 + 25}
     assert all(s.peak_rss_mib and s.peak_rss_mib > 10 for s in result.steps[2:])
     assert result.targets_apply_to == "PostgreSQL at 1,000,000 students"
     calls = [
         json.loads(line) for line in (tmp_path / "scratch" / "var" / "calls.jsonl").read_text().splitlines()
     ]
-    assert [c["args"][0] for c in calls] == ["migrate", "district", "sync", "sync", "sync"]
+    assert [c["args"][0] for c in calls] == ["migrate", "district", "sync", "sync", "sync", "sync"]
+    assert [Path(c["args"][2]).name for c in calls[2:]] == ["base", "base", "reexport", "churn"]
     assert calls[1]["args"] == ["district", "add", "bench", "Bench District"]
     assert calls[-1]["args"][-2:] == ["--json", "--confirm"]
     assert all(c["db"] is None for c in calls)  # SQLite: no database URL leaks in from the environment

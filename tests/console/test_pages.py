@@ -235,3 +235,11 @@ def test_transfer_from_the_person_page(admin, synced, cli):
     assert AuditEvent.objects.filter(action="account.transferred_in", actor="admin:ada@example.org").exists()
     again = admin.post(f"/console/{synced.slug}/people/p0/transfer/", {"to": "p2"})
     assert again.status_code == 400 and b"no login to transfer" in again.content
+
+
+def test_a_run_of_the_same_files_says_so_and_links_the_run_it_repeats(admin, synced, cli, tmp_path):
+    first = SyncRun.objects.get(district=synced)
+    again = cli("sync", synced.slug, tmp_path / "set", "--json").json
+    page = admin.get(f"/console/{synced.slug}/sync/{again['run']}/").content.decode()
+    assert "same files as" in page and f'href="/console/{synced.slug}/sync/{first.pk}/"' in page
+    assert "same files as" not in admin.get(f"/console/{synced.slug}/sync/{first.pk}/").content.decode()

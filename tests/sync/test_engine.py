@@ -68,12 +68,13 @@ def test_zip_with_bom_crlf_and_spaced_agent_list(cli, district, tmp_path):
 
 def test_same_snapshot_twice_changes_nothing_and_writes_no_audit(cli, district, tmp_path):
     path = write_oneroster(tmp_path, users=users_11(), orgs=ORGS)
-    assert sync(cli, district.slug, path).code == 0
+    first = sync(cli, district.slug, path)
+    assert first.code == 0
     before = district_state(district)
     again = sync(cli, district.slug, path).json
     assert again["status"] == "applied"
     counts = again["counts"]
-    assert counts["staged"] == {"people": 0, "unchanged": 8}, "fingerprints: nobody changed, nobody staged"
+    assert counts["staged"] == {"people": 0, "unchanged": 8, "same_set_as_run": first.json["run"]}, "not read"
     assert all(v == 0 for name, c in counts.items() if name not in ("staged", "guard") for v in c.values())
     assert district_state(district) == before
 

@@ -24,11 +24,11 @@ from schoolgate.core import audit, changes, sql
 from schoolgate.core.models import District
 from schoolgate.people import evaluation
 from schoolgate.people.models import Person
-from schoolgate.sync import fingerprint
+from schoolgate.sync import fingerprint, resent
 from schoolgate.sync.mirror import SCOPE_TABLE, mirror
 from schoolgate.sync.models import SyncRun, SyncStatus
 from schoolgate.sync.readers import read_snapshot
-from schoolgate.sync.readers.base import Problem
+from schoolgate.sync.readers.base import Mode, Problem
 from schoolgate.sync.stage import stage, unstage
 
 # How account moves are named in a run's counts.
@@ -116,48 +116,72 @@ def run_sync(
             started_at=started,
         )
     step("read")
-    snapshot = read_snapshot(Path(path), format=format, tolerant=tolerant)
-    outcome = SyncOutcome(run=run.pk if run else None, status="", format=snapshot.format)
-    outcome.warnings = list(snapshot.warnings)
-    if snapshot.errors:
-        outcome.status, outcome.errors = SyncStatus.REJECTED.value, list(snapshot.errors)
+    # A set the district has already applied, sent again unchanged, is not read at all (sync/resent.py).
+    key = None if full else resent.content_key(path, format=format, tolerant=tolerant, seed=fingerprint.SEED)
+    known = resent.lookup(district, key)
+    while True:
+        snapshot = (
+            resent.nothing_to_stage(known)
+            if known
+            else read_snapshot(Path(path), format=format, tolerant=tolerant)
+        )
+        outcome = SyncOutcome(run=run.pk if run else None, status="", format=snapshot.format)
+        outcome.warnings = list(snapshot.warnings)
+        if snapshot.errors:
+            outcome.status, outcome.errors = SyncStatus.REJECTED.value, list(snapshot.errors)
+            return _finish(run, outcome)
+        work = _Work(snapshot, key, known, dry_run=dry_run, confirm=confirm, full=full, step=step)
+        try:
+            with transaction.atomic():
+                _apply(district, work, outcome, run)
+        except resent.Stale:  # the district applied another set meanwhile: read this one after all
+            known = None
+            continue
+        except _RollBack as stop:
+            outcome = stop.outcome
+        except Exception as exc:
+            outcome.status = SyncStatus.FAILED.value
+            outcome.errors = [Problem("", None, None, f"internal error: {type(exc).__name__}: {exc}")]
+            _finish(run, outcome)
+            raise
         return _finish(run, outcome)
-    try:
-        with transaction.atomic():
-            _apply(district, snapshot, outcome, run, dry_run=dry_run, confirm=confirm, full=full, step=step)
-    except _RollBack as stop:
-        outcome = stop.outcome
-    except Exception as exc:
-        outcome.status = SyncStatus.FAILED.value
-        outcome.errors = [Problem("", None, None, f"internal error: {type(exc).__name__}: {exc}")]
-        _finish(run, outcome)
-        raise
-    return _finish(run, outcome)
 
 
-def _apply(
-    district: District,
-    snapshot: Any,
-    outcome: SyncOutcome,
-    run: SyncRun | None,
-    *,
-    dry_run: bool,
-    confirm: bool,
-    full: bool,
-    step: Callable[[str], None],
-) -> None:
+@dataclass
+class _Work:
+    """What `_apply` is asked to do: the set (or, for a set sent again, nothing to stage) and the options."""
+
+    snapshot: Any
+    key: str | None  # the set's content key; None for a full run or a path that is not a set
+    known: resent.Known | None  # the district's applied set, when this is the same set sent again
+    dry_run: bool
+    confirm: bool
+    full: bool
+    step: Callable[[str], None]
+
+
+def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun | None) -> None:
+    dry_run, confirm, full, step = work.dry_run, work.confirm, work.full, work.step
     # Lock the district: a second sync of the same district waits here until this one commits.
     district = District.objects.select_for_update().get(pk=district.pk)
     with connection.cursor() as cursor:
+        if work.known is not None and work.key is not None:
+            resent.confirm(cursor, district, work.key, work.known)  # raises Stale if it moved on
         if connection.vendor == "postgresql":
             # Hash joins over millions of rows need more than the 4 MB default; LOCAL ends with the transaction.
             cursor.execute(f"SET LOCAL work_mem = '{int(settings.SCHOOLGATE_SYNC_WORK_MEM_MB)}MB'")
-        narrowed = fingerprint.narrow(cursor, district, snapshot, full=full)
+        bulk_people = work.known is not None or work.snapshot.modes["people"] == Mode.BULK
+        narrowed = fingerprint.narrow(cursor, district, work.snapshot, full=full)
         if narrowed.snapshot.errors:
             outcome.status, outcome.errors = SyncStatus.REJECTED.value, narrowed.snapshot.errors
             raise _RollBack(outcome)
         snapshot = narrowed.snapshot
         outcome.counts["staged"] = {"people": narrowed.staged, "unchanged": narrowed.unchanged}
+        if work.known is not None:
+            outcome.counts["staged"].update(
+                unchanged=work.known.people_in_sis, same_set_as_run=work.known.run_id
+            )
+            outcome.counts["schools"] = {"added": 0, "removed": 0, "updated": 0}
         step("stage")
         stage(cursor, snapshot)
         step("mirror")
@@ -238,6 +262,10 @@ def _apply(
         f"SELECT id AS account_id FROM {account} WHERE district_id = %s AND person_id IN ({people})",
         [district.pk] if scope else [district.pk, district.pk],
     )
+    with connection.cursor() as cursor:
+        resent.record(
+            cursor, district, work.key if bulk_people else None, run.pk if run else None, work.known
+        )
     outcome.status = SyncStatus.APPLIED.value
     if confirm and run is not None:
         # A confirmed run settles the held runs of the same files: they need no further action.

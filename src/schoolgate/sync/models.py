@@ -43,3 +43,20 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.pk} ({self.status})"
+
+
+class AppliedSet(models.Model):
+    """The bulk file set a district's SIS data mirrors now, so that the same set sent again is recognised
+    without reading it (`sync/resent.py`). Written by each applied run in its own transaction, with the
+    district locked; a run that applied no bulk set of people removes it."""
+
+    district = models.OneToOneField(District, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # SHA-256 of the set's file names and bytes, with the options and code versions that read it.
+    content_key = models.CharField(max_length=64)
+    run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Counts and sums over the people's stored fingerprints when the set was applied (resent.people_check).
+    people_check = models.CharField(max_length=200)
+    people_in_sis = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.district_id}: {self.content_key[:12]} (run {self.run_id})"

@@ -1,0 +1,152 @@
+"""A file set sent again unchanged: recognised by its content, so that it costs seconds, not a full read.
+
+SIS exports arrive on a schedule whether or not anything changed (weekends, holidays, a retried upload), and a
+bulk set of a large district takes seconds to read and compare person by person. So every applied run
+records, per district, the *content key* of the bulk set it applied (SHA-256 of the files' names and bytes,
+with the options that read them) and a *people check* (counts and a sum over the stored fingerprints). When a
+run is handed a set with the same key and the people check still matches — nothing but a sync writes
+fingerprints, and a merge clears them, which changes the check — comparing fingerprints could only conclude
+"nobody changed". The run then skips the read and stages nobody, exactly as that comparison would, and every
+later step (rules, reconciliation, usernames, change notices) runs as usual.
+
+The match is decided twice: once before the read (a plain lookup, to skip it) and again with the district
+locked, where the record cannot change under the run; if the district moved on in between, the run rolls back
+and reads the set after all (`Stale`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from schoolgate import __version__
+from schoolgate.core import sql
+from schoolgate.core.models import District
+from schoolgate.people.models import Person
+from schoolgate.sync.models import AppliedSet
+from schoolgate.sync.readers.base import Mode, Problem, Snapshot
+
+
+class Stale(Exception):
+    """The district's applied set changed between the lookup and the lock: read the set after all."""
+
+
+@dataclass(frozen=True)
+class Known:
+    """The district's record of its applied set, as found before the read."""
+
+    run_id: int | None
+    people_check: str
+    people_in_sis: int
+    format: str
+    warnings: list[dict[str, Any]]
+
+
+def content_key(path: Path | str, *, format: str, tolerant: bool, seed: int) -> str | None:
+    """The content key of a folder or .zip; None when it is neither or cannot be read (the reader reports it).
+
+    A .zip counts by its bytes alone (an upload is stored under a new name each time). In a folder, every
+    regular file and those of its sub-folders one level down count, names and bytes, so a file added,
+    renamed or edited anywhere the reader could look gives a new key. The options and what the stored
+    fingerprints depend on (the seed, the polars version) are part of the key.
+    """
+    path = Path(path)
+    digest = hashlib.sha256(f"{__version__}|{pl.__version__}|{seed}|{format}|{tolerant}".encode())
+    try:
+        if path.is_file():
+            files = [("", path)]
+        elif path.is_dir():
+            inner = [i for d in path.iterdir() if d.is_dir() for i in d.iterdir()]
+            files = sorted((str(i.relative_to(path)), i) for i in [*path.iterdir(), *inner] if i.is_file())
+        else:
+            return None
+        for name, item in files:
+            with item.open("rb") as handle:
+                content = hashlib.file_digest(handle, "sha256").hexdigest()
+            digest.update(f"\n{name}\n{content}".encode())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def people_check(cursor: Any, district: District) -> tuple[str, int]:
+    """A check over every person's stored fingerprint, SIS presence and merge, and the number in the SIS.
+
+    A sum of the fingerprints (reduced, so it cannot overflow) and counts: any write other than a sync's —
+    a merge clears two fingerprints — changes it. One pass over the district's people, no rows returned.
+    """
+    cursor.execute(
+        f"""SELECT COUNT(*), COUNT(sis_digest), COUNT(merged_into_id),
+                   COALESCE(SUM(CASE WHEN in_sis THEN 1 ELSE 0 END), 0),
+                   COALESCE(SUM(sis_digest %% 1000003), 0), COALESCE(SUM(merged_into_id %% 1000003), 0)
+            FROM {sql.table(Person)} WHERE district_id = %s""",
+        [district.pk],
+    )
+    row = cursor.fetchone()
+    return ":".join(str(int(value)) for value in row), int(row[3])
+
+
+def lookup(district: District, key: str | None) -> Known | None:
+    """The district's applied set if it has this key (a plain read; `confirm` checks it under the lock)."""
+    if key is None:
+        return None
+    found = AppliedSet.objects.filter(district=district, content_key=key).select_related("run").first()
+    if found is None:
+        return None
+    run = found.run
+    return Known(
+        run_id=found.run_id,
+        people_check=found.people_check,
+        people_in_sis=found.people_in_sis,
+        format=run.format if run else "",
+        warnings=list(run.warnings) if run else [],
+    )
+
+
+def confirm(cursor: Any, district: District, key: str, known: Known) -> None:
+    """With the district locked: raise `Stale` unless its applied set is still `known` and untouched."""
+    record = AppliedSet.objects.filter(district=district).first()
+    if record is None or record.content_key != key or record.run_id != known.run_id:
+        raise Stale
+    if people_check(cursor, district)[0] != known.people_check:
+        raise Stale
+
+
+def nothing_to_stage(known: Known) -> Snapshot:
+    """What comparing the fingerprints would leave of the set: nobody to stage, the orgs untouched (nothing
+    but a sync writes them), and the warnings the set gave when it was read."""
+    snapshot = Snapshot(format=known.format)
+    snapshot.modes = {
+        "orgs": Mode.ABSENT,
+        "people": Mode.DELTA,
+        "relations": Mode.DELTA,
+        "memberships": Mode.DELTA,
+    }
+    snapshot.memberships_replace_owners = True
+    snapshot.warnings = [Problem(w["file"], w["line"], w["column"], w["message"]) for w in known.warnings]
+    return snapshot
+
+
+def record(
+    cursor: Any, district: District, key: str | None, run_id: int | None, known: Known | None = None
+) -> None:
+    """After a run is applied (in its transaction): remember the set it applied, or that none is known.
+
+    `key` is None when the run's people were not a bulk set (a delta set says nothing about the others).
+    `known` is given when the run was the same set sent again: it staged nobody, so it wrote no fingerprint
+    and the check confirmed under the lock still holds (one pass over the people saved)."""
+    if key is None:
+        AppliedSet.objects.filter(district=district).delete()
+        return
+    if known is not None:
+        check, in_sis = known.people_check, known.people_in_sis
+    else:
+        check, in_sis = people_check(cursor, district)
+    AppliedSet.objects.update_or_create(
+        district=district,
+        defaults={"content_key": key, "run_id": run_id, "people_check": check, "people_in_sis": in_sis},
+    )

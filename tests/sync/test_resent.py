@@ -1,0 +1,161 @@
+"""A file set sent again unchanged is recognised by its content and not read, with exactly the outcome of
+comparing fingerprints; anything that could make that outcome differ — other bytes, other options, a merge,
+a delta set or another set applied meanwhile — makes the run read the set as usual."""
+
+from __future__ import annotations
+
+import shutil
+
+from schoolgate.accounts.merge import merge_contacts
+from schoolgate.sync import engine, fingerprint, resent
+from schoolgate.sync.models import AppliedSet
+from tests.builders import write_oneroster
+from tests.sync.helpers import district_state
+from tests.sync.test_engine import ORGS, users_11
+
+
+def sync(cli, district, path, *flags) -> dict:
+    result = cli("sync", district.slug, path, "--json", *flags)
+    assert result.json["status"] in ("applied", "dry_run"), result.stdout + result.stderr
+    return result.json
+
+
+def forbid_reading(monkeypatch) -> None:
+    """From now on, fail the test if a run reads its set."""
+
+    def read(*args, **kwargs):
+        raise AssertionError("the set was read")
+
+    monkeypatch.setattr(engine, "read_snapshot", read)
+
+
+def test_the_same_set_sent_again_is_not_read_and_changes_nothing(cli, district, tmp_path, monkeypatch):
+    path = write_oneroster(tmp_path / "set", users=users_11(), orgs=ORGS)
+    first = sync(cli, district, path)
+    before = district_state(district)
+    forbid_reading(monkeypatch)
+
+    again = sync(cli, district, path)
+
+    assert again["counts"]["staged"] == {"people": 0, "unchanged": 8, "same_set_as_run": first["run"]}
+    assert all(
+        v == 0 for name, c in again["counts"].items() if name not in ("staged", "guard") for v in c.values()
+    )
+    assert district_state(district) == before
+    assert AppliedSet.objects.get(district=district).run_id == again["run"]
+
+
+def test_the_same_content_in_another_order_is_read_and_compared(cli, district, tmp_path):
+    path = write_oneroster(tmp_path / "a", users=users_11(), orgs=ORGS)
+    sync(cli, district, path)
+    before = district_state(district)
+    reordered = write_oneroster(tmp_path / "b", users=list(reversed(users_11())), orgs=ORGS)
+
+    again = sync(cli, district, reordered)
+
+    assert again["counts"]["staged"] == {"people": 0, "unchanged": 8}, "read, compared, nobody staged"
+    assert district_state(district) == before
+
+
+def test_a_one_byte_change_is_read_and_applied(cli, district, tmp_path):
+    path = write_oneroster(tmp_path / "set", users=users_11(), orgs=ORGS)
+    sync(cli, district, path)
+    users = (path / "users.csv").read_text().replace("m0@example.org", "n0@example.org")
+    (path / "users.csv").write_text(users)
+
+    again = sync(cli, district, path)
+
+    assert again["counts"]["staged"] == {"people": 1, "unchanged": 7}
+    assert district.people.get(sis_code="m0").email == "n0@example.org"
+
+
+def test_other_options_are_another_set(cli, district, tmp_path):
+    path = write_oneroster(tmp_path / "set", users=users_11(), orgs=ORGS)
+    sync(cli, district, path)
+    assert "same_set_as_run" not in sync(cli, district, path, "--tolerant")["counts"]["staged"]
+    assert "same_set_as_run" not in sync(cli, district, path, "--full")["counts"]["staged"]
+    assert not AppliedSet.objects.filter(district=district).exists(), "a full run records no key"
+
+
+def test_after_a_merge_the_same_set_restages_the_merged_records(cli, district, tmp_path):
+    users = users_11()
+    users.append({"sourcedId": "m0b", "role": "parent", "orgSourcedIds": "sch1", "agentSourcedIds": "s1"})
+    path = write_oneroster(tmp_path / "set", users=users, orgs=ORGS)
+    sync(cli, district, path)
+    merge_contacts(district, "m0", "m0b", actor="admin@test")
+
+    again = sync(cli, district, path)
+
+    assert "same_set_as_run" not in again["counts"]["staged"]
+    assert again["counts"]["staged"]["people"] == 2, "the merge cleared both fingerprints: both restaged"
+
+
+def test_a_delta_set_in_between_forgets_the_applied_set(cli, district, tmp_path):
+    path = write_oneroster(tmp_path / "base", users=users_11(), orgs=ORGS)
+    sync(cli, district, path)
+    delta = write_oneroster(
+        tmp_path / "delta",
+        mode="delta",
+        orgs=ORGS,
+        users=[{"sourcedId": "m0", "role": "parent", "orgSourcedIds": "sch1", "email": "x@example.org"}],
+    )
+    sync(cli, district, delta)
+    assert not AppliedSet.objects.filter(district=district).exists()
+
+    again = sync(cli, district, path)
+
+    assert "same_set_as_run" not in again["counts"]["staged"]
+    assert district.people.get(sis_code="m0").email == "m0@example.org", "the bulk set is applied again"
+
+
+def test_a_set_applied_meanwhile_makes_the_run_read_after_all(cli, district, tmp_path, monkeypatch):
+    """The lookup happens before the district is locked; a set applied between the two must not be taken
+    for the one being sent — even one that changed no person, only a school's name."""
+    a = write_oneroster(tmp_path / "a", users=users_11(), orgs=ORGS)
+    sync(cli, district, a)
+    key = resent.content_key(a, format="auto", tolerant=False, seed=fingerprint.SEED)
+    looked_up = resent.lookup(district, key)
+    assert looked_up is not None
+    renamed = [{**ORGS[0], "name": "North High School"}]
+    sync(cli, district, write_oneroster(tmp_path / "b", users=users_11(), orgs=renamed))
+    # As if this run had looked up before the other run committed.
+    monkeypatch.setattr(resent, "lookup", lambda district, key: looked_up)
+
+    again = sync(cli, district, a)
+
+    assert "same_set_as_run" not in again["counts"]["staged"]
+    assert district.schools.get(sis_code="sch1").name == "North High"
+
+
+def test_a_dry_run_of_the_same_set_writes_nothing(cli, district, tmp_path):
+    path = write_oneroster(tmp_path / "set", users=users_11(), orgs=ORGS)
+    first = sync(cli, district, path)
+    before = district_state(district)
+
+    dry = sync(cli, district, path, "--dry-run")
+
+    assert dry["status"] == "dry_run" and dry["counts"]["staged"]["same_set_as_run"] == first["run"]
+    assert district_state(district) == before
+    assert AppliedSet.objects.get(district=district).run_id == first["run"]
+
+
+def test_a_moved_folder_or_a_renamed_zip_is_the_same_set_and_a_zip_is_not_its_folder(cli, district, tmp_path):
+    path = write_oneroster(tmp_path / "set", users=users_11(), orgs=ORGS)
+    first = sync(cli, district, path)
+    moved = shutil.copytree(path, tmp_path / "elsewhere")
+    assert sync(cli, district, moved)["counts"]["staged"]["same_set_as_run"] == first["run"]
+
+    zipped = write_oneroster(tmp_path / "z", users=users_11(), orgs=ORGS, zip_to=tmp_path / "set.zip")
+    from_zip = sync(cli, district, zipped)
+    assert "same_set_as_run" not in from_zip["counts"]["staged"]
+    uploaded_again = shutil.copy(zipped, tmp_path / "20261122-upload-set.zip")  # uploads get new names
+    assert sync(cli, district, uploaded_again)["counts"]["staged"]["same_set_as_run"] == from_zip["run"]
+
+
+def test_the_command_line_says_the_files_were_sent_before(cli, district, tmp_path):
+    path = write_oneroster(tmp_path / "set", users=users_11(), orgs=ORGS)
+    first = sync(cli, district, path)
+    printed = cli("sync", district.slug, path)
+    assert (
+        printed.code == 0 and f"The same files as run {first['run']}, sent again: not read" in printed.stdout
+    )
