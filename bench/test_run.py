@@ -197,7 +197,12 @@ def test_sync_benchmark_end_to_end_with_a_stand_in_cli(tmp_path):
         "1% churn re-sync",
     ]
     initial, same, reexported, churn = result.steps[2:]
-    assert (initial.max_ratio, same.max_ratio, reexported.max_ratio, churn.max_ratio) == (10.0, 5.0, 5.0, None)
+    assert (initial.max_ratio, same.max_ratio, reexported.max_ratio, churn.max_ratio) == (
+        10.0,
+        5.0,
+        5.0,
+        None,
+    )
     assert initial.counts == {"users": 300 + 600 + 25}
     assert all(s.peak_rss_mib and s.peak_rss_mib > 10 for s in result.steps[2:])
     assert result.targets_apply_to == "PostgreSQL at 1,000,000 students"

@@ -81,7 +81,9 @@ class Command(SchoolgateCommand):
         console.print(f"Run {doc['run'] or '(dry run)'}: [bold]{doc['status']}[/bold] ({doc['format']})")
         repeated = doc["counts"].get("staged", {}).get("same_set_as_run")
         if repeated:
-            console.print(f"  The same files as run {repeated}, sent again: not read, nobody's SIS record changed.")
+            console.print(
+                f"  The same files as run {repeated}, sent again: not read, nobody's SIS record changed."
+            )
         for entity, counts in doc["counts"].items():
             console.print(f"  {entity}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         for error in doc["errors"]:
