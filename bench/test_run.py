@@ -147,6 +147,28 @@ def test_fresh_postgres_creates_an_empty_database():
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
+@pytest.mark.skipif(
+    not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")), reason="no PostgreSQL server programs"
+)
+def test_private_postgres_runs_with_the_deployment_settings_and_is_removed():
+    import tempfile
+
+    import psycopg
+
+    from pg_server import private_postgres
+
+    parent = Path(tempfile.mkdtemp(prefix="sg-pg-"))
+    parent.chmod(0o755)  # the server may run as the postgres user, which must reach its folder
+    root = parent / "server"
+    try:
+        with private_postgres(root, port=5498) as url, psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SHOW shared_buffers").fetchone()[0] == "6GB"
+            assert conn.execute("SHOW listen_addresses").fetchone()[0] == "127.0.0.1"
+        assert not root.exists()
+    finally:
+        parent.rmdir()
+
+
 FAKE_CLI = """\
 #!{python}
 # Stands in for `schoolgate`: checks the environment and arguments, reads the set, prints the JSON contract.
