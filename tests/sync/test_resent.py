@@ -159,3 +159,24 @@ def test_the_command_line_says_the_files_were_sent_before(cli, district, tmp_pat
     assert (
         printed.code == 0 and f"The same files as run {first['run']}, sent again: not read" in printed.stdout
     )
+
+
+def test_warnings_are_given_once_whether_from_the_files_or_from_the_district(cli, district, tmp_path):
+    from schoolgate.accounts.overrides import set_override
+
+    path = write_oneroster(tmp_path / "set", users=users_11(), orgs=ORGS)
+    users_csv = path / "users.csv"
+    header = users_csv.read_text().splitlines()[0]
+    users_csv.write_text(users_csv.read_text() + header + "\n")  # a repeated header: a warning when tolerant
+    first = sync(cli, district, path, "--tolerant")
+    from_files = [w for w in first["warnings"] if w["file"]]
+    assert from_files, "the set gives a warning when read"
+    set_override(district, contact="aunt0", student="s0", field="portal", value=True, reason="carer",
+                 actor="admin@test")  # fmt: skip
+
+    for _ in range(2):
+        again = sync(cli, district, path, "--tolerant")
+        assert "same_set_as_run" in again["counts"]["staged"]
+        assert [w for w in again["warnings"] if w["file"]] == from_files
+        kept = [w for w in again["warnings"] if "override kept: aunt0" in w["message"]]
+        assert len(kept) == 1, again["warnings"]

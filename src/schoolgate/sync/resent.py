@@ -118,7 +118,9 @@ def confirm(cursor: Any, district: District, key: str, known: Known) -> None:
 
 def nothing_to_stage(known: Known) -> Snapshot:
     """What comparing the fingerprints would leave of the set: nobody to stage, the orgs untouched (nothing
-    but a sync writes them), and the warnings the set gave when it was read."""
+    but a sync writes them), and the warnings the set's files gave when they were read. Warnings that name
+    no file (overrides the rules disagree with) come from the district, not the files: the run finds them
+    again itself."""
     snapshot = Snapshot(format=known.format)
     snapshot.modes = {
         "orgs": Mode.ABSENT,
@@ -127,7 +129,9 @@ def nothing_to_stage(known: Known) -> Snapshot:
         "memberships": Mode.DELTA,
     }
     snapshot.memberships_replace_owners = True
-    snapshot.warnings = [Problem(w["file"], w["line"], w["column"], w["message"]) for w in known.warnings]
+    snapshot.warnings = [
+        Problem(w["file"], w["line"], w["column"], w["message"]) for w in known.warnings if w["file"]
+    ]
     return snapshot
 
 
