@@ -5,6 +5,7 @@ it was."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from schoolgate.accounts import lifecycle, reconcile
 from schoolgate.accounts.models import Account
@@ -344,3 +345,23 @@ def test_the_guard_counts_only_logins_in_use_and_a_new_reason_is_no_new_revocati
     accounts = accounts_by_person(cli, district.slug)
     assert (accounts["m1"]["state"], accounts["m1"]["reason"]) == ("ready_to_revoke", "left_sis")
     assert (accounts["d1"]["state"], accounts["d1"]["reason"]) == ("ready_to_revoke", "no_students")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner statistics: PostgreSQL")
+def test_a_first_import_leaves_planner_statistics_for_the_links_it_wrote(
+    cli, district, tmp_path, monkeypatch
+):
+    """Rules and reconciliation read the links in the same transaction: without statistics the planner guessed
+    a few thousand links and looped over three million at 1M students (BENCHMARKS.md)."""
+    from schoolgate.sync import mirror
+
+    monkeypatch.setattr(mirror, "ANALYZE_AFTER", 0)
+    table = Link._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"ANALYZE {table}"
+        )  # statistics outlive a test's rollback: start from an empty table's
+    assert sync(cli, district.slug, write_oneroster(tmp_path, users=users_11(), orgs=ORGS)).code == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
+        assert cursor.fetchone()[0] == Link.objects.count() == 5
