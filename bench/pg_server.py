@@ -49,12 +49,14 @@ def _as_server_user(argv: list[str]) -> list[str]:
 def private_postgres(root: Path, port: int = PORT) -> Iterator[str]:
     """Start a fresh server under `root` with deploy/postgresql.conf; yield its admin URL; stop and remove it."""
     bin_dir = _bin_dir()
+    data = root / "data"
+    run = lambda argv: subprocess.run(_as_server_user(argv), capture_output=True, text=True)  # noqa: E731
+    if (data / "postmaster.pid").exists():  # left running by a run that was killed: stop it first
+        run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    data = root / "data"
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    run = lambda argv: subprocess.run(_as_server_user(argv), capture_output=True, text=True)  # noqa: E731
     made = run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"])
     if made.returncode:
         raise BenchFailure(f"initdb failed: {made.stderr[-2000:]}")
