@@ -126,7 +126,7 @@ def _measure(n: int) -> None:
     audit = AuditEvent.objects.filter(district=district, action="account.revoked").count()
     if result.done != n or revoked != n or audit != n:
         raise SystemExit(
-            f"revoke: counts {result.counts}, {revoked} revoked rows, {audit} audit events (want {n})"
+            f"revoke: {result.done} done, {result.skipped} skipped, {revoked} revoked rows, {audit} audit events (want {n})"
         )
     print(json.dumps({"update": min(timings), "revoke": revoke, "audit": audit, "setup": setup}))
 
