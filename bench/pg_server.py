@@ -4,7 +4,7 @@ The machine's own PostgreSQL runs with the distribution's defaults (128 MB of sh
 every 1 GB of WAL), which no production deployment of a large district would keep. `bench/run.py` therefore
 starts a server of its own for PostgreSQL runs: `initdb` into the scratch folder, `deploy/postgresql.conf`
 included as it is, listening on loopback only, stopped and removed afterwards. `--pg-server shared` measures
-on the machine's server instead (as every run before 2026-11-22 21:50 did).
+on the machine's server instead (as every run recorded before 2026-11-22 22:15 did).
 
 initdb refuses to run as root; as root, the server runs as the `postgres` system user.
 """
@@ -50,7 +50,10 @@ def private_postgres(root: Path, port: int = PORT) -> Iterator[str]:
     """Start a fresh server under `root` with deploy/postgresql.conf; yield its admin URL; stop and remove it."""
     bin_dir = _bin_dir()
     data = root / "data"
-    run = lambda argv: subprocess.run(_as_server_user(argv), capture_output=True, text=True)  # noqa: E731
+
+    def run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(_as_server_user(argv), capture_output=True, text=True)
+
     if (data / "postmaster.pid").exists():  # left running by a run that was killed: stop it first
         run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
     shutil.rmtree(root, ignore_errors=True)

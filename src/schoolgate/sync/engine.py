@@ -165,8 +165,8 @@ def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun |
     # Lock the district: a second sync of the same district waits here until this one commits.
     district = District.objects.select_for_update().get(pk=district.pk)
     with connection.cursor() as cursor:
-        if work.known is not None and work.key is not None:
-            resent.confirm(cursor, district, work.key, work.known)  # raises Stale if it moved on
+        if work.known is not None:
+            resent.confirm(cursor, district, work.known)  # raises Stale if it moved on
         if connection.vendor == "postgresql":
             # Hash joins over millions of rows need more than the 4 MB default; LOCAL ends with the transaction.
             cursor.execute(f"SET LOCAL work_mem = '{int(settings.SCHOOLGATE_SYNC_WORK_MEM_MB)}MB'")

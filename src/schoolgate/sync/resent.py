@@ -39,6 +39,7 @@ class Stale(Exception):
 class Known:
     """The district's record of its applied set, as found before the read."""
 
+    key: str
     run_id: int | None
     people_check: str
     people_in_sis: int
@@ -99,6 +100,7 @@ def lookup(district: District, key: str | None) -> Known | None:
         return None
     run = found.run
     return Known(
+        key=key,
         run_id=found.run_id,
         people_check=found.people_check,
         people_in_sis=found.people_in_sis,
@@ -107,10 +109,10 @@ def lookup(district: District, key: str | None) -> Known | None:
     )
 
 
-def confirm(cursor: Any, district: District, key: str, known: Known) -> None:
+def confirm(cursor: Any, district: District, known: Known) -> None:
     """With the district locked: raise `Stale` unless its applied set is still `known` and untouched."""
     record = AppliedSet.objects.filter(district=district).first()
-    if record is None or record.content_key != key or record.run_id != known.run_id:
+    if record is None or record.content_key != known.key or record.run_id != known.run_id:
         raise Stale
     if people_check(cursor, district)[0] != known.people_check:
         raise Stale
