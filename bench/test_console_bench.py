@@ -11,20 +11,18 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from console_bench import (
+from console_measure import (
     PER_PAGE,
-    STATE_SHARES,
     AccountPage,
     Scenario,
-    _steps,
     allowed_host,
-    build_population,
     next_url,
     page_url,
     percentile,
-    picks,
     scenarios,
 )
+from console_report import report_steps
+from console_seed import STATE_SHARES, build_population, picks
 from report import MET, NOT_MET
 
 PAGE = """<table><tbody>
@@ -136,7 +134,7 @@ def test_steps_judge_each_scenario_and_the_worst():
     plan = [Scenario("fast", "fast"), Scenario("slow", "slow")]
     fast = [10.0] * 100
     slow = [50.0] * 90 + [150.0] * 10  # p95 = 150 ms
-    steps, facts, missed = _steps(plan, [figure("fast", fast), figure("slow", slow)])
+    steps, facts, missed = report_steps(plan, [figure("fast", fast), figure("slow", slow)])
     assert steps[0].baseline and steps[0].seconds == pytest.approx(0.1)
     assert [s.time_verdict for s in steps[1:]] == [MET, NOT_MET, NOT_MET]
     assert steps[2].seconds == pytest.approx(0.15)
@@ -151,7 +149,7 @@ def test_steps_judge_each_scenario_and_the_worst():
 def test_full_collections_are_timed_only_while_active():
     import gc
 
-    from console_bench import FullCollections
+    from console_measure import FullCollections
 
     collections = FullCollections()
     gc.callbacks.append(collections)
@@ -167,7 +165,7 @@ def test_full_collections_are_timed_only_while_active():
 
 
 def test_steps_at_the_target_meet_it():
-    steps, _, missed = _steps([Scenario("edge", "edge")], [figure("edge", [100.0] * 20)])
+    steps, _, missed = report_steps([Scenario("edge", "edge")], [figure("edge", [100.0] * 20)])
     assert [s.time_verdict for s in steps[1:]] == [MET, MET]
     assert missed == []
 
@@ -176,7 +174,7 @@ def test_steps_refuse_mismatched_figures():
     from harness import BenchFailure
 
     with pytest.raises(BenchFailure):
-        _steps([Scenario("a", "a")], [figure("b", [1.0])])
+        report_steps([Scenario("a", "a")], [figure("b", [1.0])])
 
 
 def test_generated_district_has_data_for_every_filter():
