@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core import signing
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 
 from schoolgate.accounts.models import Account
 from schoolgate.accounts.queries import InvalidFilter, account_queryset
 from schoolgate.accounts.usernames import username_key
+from schoolgate.core import sql
 from schoolgate.core.models import District
 from schoolgate.people.models import Membership, Person
 
@@ -77,9 +78,15 @@ def matching(
     for exact in (qs.filter(person__sis_code=q), qs.filter(username_key=username_key(q))):
         if exact.exists():
             return exact
+    if not q.isascii():
+        # Python's str.upper() and the engines' UPPER() disagree beyond ASCII (SQLite's folds ASCII letters
+        # only), so both sides go through the same function. Not an index range; still within the district.
+        return qs.alias(family_folded=sql.UnicodeUpper("person__family_name")).filter(
+            family_folded__startswith=sql.UnicodeUpper(Value(q))
+        )
     prefix = q.upper()
     qs = qs.alias(family_upper=Upper("person__family_name")).filter(family_upper__startswith=prefix)
-    if prefix.isalnum() and prefix.isascii():
+    if prefix.isalnum():
         # PostgreSQL turns LIKE 'SMIT%' into an index range only under the C collation; stating the range
         # ['SMIT', 'SMIU') lets it scan just those entries of the name index under any collation (for plain
         # letters and digits, where collation order and code-point order agree). LIKE still decides.
@@ -96,7 +103,15 @@ def account_page(
 ) -> Page:
     """One page of the filtered accounts in name order, and the cursor of the next page."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    qs = matching(district, filters, within).select_related("person").order_by(*ORDER)
+    # The sort keys as the database computed them: the next page's cursor must compare with the ORDER BY's own
+    # values (Python's str.upper() differs from SQLite's and PostgreSQL's UPPER() beyond ASCII, and a cursor
+    # built with it repeated or skipped rows around names such as Müller or Straße).
+    qs = (
+        matching(district, filters, within)
+        .select_related("person")
+        .annotate(page_family=ORDER[0], page_given=ORDER[1])
+        .order_by(*ORDER)
+    )
     if after:
         try:
             family, given, code = signing.loads(after, salt=CURSOR_SALT)
@@ -113,8 +128,8 @@ def account_page(
     rows = list(qs[: per_page + 1])
     page = Page(rows=rows[:per_page])
     if len(rows) > per_page:
-        last = page.rows[-1].person
+        last = page.rows[-1]
         page.next_cursor = signing.dumps(
-            [last.family_name.upper(), last.given_name.upper(), last.sis_code], salt=CURSOR_SALT
+            [last.page_family, last.page_given, last.person.sis_code], salt=CURSOR_SALT
         )
     return page

@@ -1,4 +1,5 @@
-"""App configuration for `core`: counts console logins for the metrics."""
+"""App configuration for `core`: counts console logins for the metrics; adds Schoolgate's SQL functions to
+every new SQLite connection."""
 
 from typing import Any
 
@@ -12,6 +13,11 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_login_failed
+        from django.db.backends.signals import connection_created
+
+        from schoolgate.core.sql import register_sqlite_functions
+
+        connection_created.connect(register_sqlite_functions, dispatch_uid="schoolgate.core.sqlite_functions")
 
         user_logged_in.connect(_console_login, dispatch_uid="schoolgate.core.console_login")
         user_login_failed.connect(_console_login_failed, dispatch_uid="schoolgate.core.console_login_failed")

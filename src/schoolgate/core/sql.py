@@ -13,7 +13,9 @@ from typing import Any
 
 import polars as pl
 from django.db import connection
-from django.db.models import Model
+from django.db.models import CharField, Func, Model
+
+SQLITE_UPPER = "sg_upper"
 
 
 def is_postgres() -> bool:
@@ -24,6 +26,35 @@ def is_postgres() -> bool:
 def table(model: type[Model]) -> str:
     """The quoted table name of a model."""
     return connection.ops.quote_name(model._meta.db_table)
+
+
+def upper_per_letter(value: str | None) -> str | None:
+    """Upper case letter by letter, as PostgreSQL's UPPER() does ('ß' stays 'ß'; Python's own str.upper()
+    makes it 'SS', which would let 'straße' find 'Strasse' on one engine only)."""
+    if value is None:
+        return None
+    whole = value.upper()
+    if len(whole) == len(value):
+        return whole
+    return "".join(c if len(u := c.upper()) != 1 else u for c in value)
+
+
+class UnicodeUpper(Func):
+    """UPPER() that folds every letter on both engines: PostgreSQL's own, and on SQLite, whose UPPER() folds
+    ASCII letters only, `upper_per_letter` registered as a function. For comparing names beyond ASCII; the
+    name indexes use the engine's own UPPER (Django's Upper), so this is not for ORDER BY or index ranges."""
+
+    function = "UPPER"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(compiler, connection, function=SQLITE_UPPER, **extra)
+
+
+def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """`connection_created` receiver: the Python functions Schoolgate's SQL calls on SQLite."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function(SQLITE_UPPER, 1, upper_per_letter, deterministic=True)
 
 
 def differs(a: str, b: str) -> str:
