@@ -77,3 +77,16 @@ def test_search_by_family_name_ignores_case_beyond_ascii(client, named, q, famil
     response = client.get(f"/console/{named.slug}/accounts/", {"q": q})
     found = set(Account.objects.filter(pk__in=_rows(response)).values_list("person__family_name", flat=True))
     assert found == families
+
+
+def test_the_next_page_keeps_the_filters_the_search_and_the_page_size(client, named):
+    base = f"/console/{named.slug}/accounts/"
+    response = client.get(base, {"kind": "contact", "q": "m", "per_page": 1})
+    seen = _rows(response)
+    while (link := _next(response)) is not None:
+        assert "kind=contact" in link and "q=m" in link and "per_page=1" in link, link
+        response = client.get(base + link)
+        assert len(_rows(response)) <= 1
+        seen += _rows(response)
+    people = Account.objects.filter(pk__in=seen).values_list("person__kind", "person__family_name")
+    assert sorted(people) == [("contact", "Mueller"), ("contact", "Müller"), ("contact", "müller")]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -11,7 +13,7 @@ from schoolgate.accounts.models import Account, AccountState, RevokeReason
 from schoolgate.accounts.queries import InvalidFilter
 from schoolgate.admins import roles
 from schoolgate.console.access import actor_of, admin_view, school_limit, scope_of
-from schoolgate.console.queries import Filters, account_page, matching
+from schoolgate.console.queries import Filters, Page, account_page, matching
 from schoolgate.core.models import School
 from schoolgate.jobs.runner import create_job, run_job
 from schoolgate.people.models import PersonKind
@@ -45,10 +47,20 @@ def account_list(request: HttpRequest) -> HttpResponse:
         .order_by("name")
         .values_list("sis_code", "name"),
         "actions": ACTIONS,
-        "query": QueryDict(mutable=True) | filters.as_query(),
+        "next_query": _next_page_query(request, filters, page),
     }
     template = "console/_account_rows.html" if request.htmx else "console/accounts.html"
     return render(request, template, context, status=400 if error else 200)
+
+
+def _next_page_query(request: HttpRequest, filters: Filters, page: Page | None) -> str:
+    """The next page's query string: the same filters, search and page size, after the last row shown."""
+    if page is None or page.next_cursor is None:
+        return ""
+    params = filters.as_query()
+    if request.GET.get("per_page"):
+        params["per_page"] = request.GET["per_page"]
+    return urlencode({**params, "after": page.next_cursor})
 
 
 def _selected(request: HttpRequest) -> tuple[list[int], Filters]:
