@@ -206,6 +206,11 @@ def test_upload_held_run_confirm_and_discard(transactional_db, api_for, tmp_path
     _work()
     newest = SyncRun.objects.filter(district=district).latest("pk")
     assert newest.status == SyncStatus.HELD
+    # Newer files applied meanwhile: confirming the held run would put its older data back.
+    api.post("/sync-runs", data={"file": _zip(tmp_path, "fifth", everyone)})
+    _work()
+    stale = api.post(f"/sync-runs/{newest.pk}/confirm")
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "superseded"
     discarded = api.post(f"/sync-runs/{newest.pk}/discard")
     assert discarded.status_code == 200 and discarded.json()["status"] == SyncStatus.DISCARDED
     assert AuditEvent.objects.filter(actor=api.actor, action="sync.discarded").count() == 1

@@ -269,6 +269,35 @@ def test_guard_holds_a_mass_revocation_until_confirmed(cli, district, tmp_path):
     )
 
 
+def test_a_held_run_is_not_confirmed_over_newer_files(cli, district, tmp_path):
+    """Confirming a held run re-applies its files; once newer files were applied that would undo them."""
+    from schoolgate.sync.decisions import Superseded, check_can_confirm
+    from schoolgate.sync.engine import run_sync
+
+    users = users_11(40)
+    assert sync(cli, district.slug, write_oneroster(tmp_path / "a", users=users, orgs=ORGS)).code == 0
+    activate_all(district)
+    gone = {f"{p}{i}" for p in "smd" for i in range(10)} | {"aunt0"}  # ten families leave
+    leaving = [u for u in users if u["sourcedId"] not in gone]
+    held = sync(cli, district.slug, write_oneroster(tmp_path / "b", users=leaving, orgs=ORGS))
+    assert held.json["status"] == "held"
+    held_run = SyncRun.objects.get(pk=held.json["run"])
+    check_can_confirm(held_run)  # nothing newer yet
+    renamed = [u | {"givenName": "Valentyna"} if u["sourcedId"] == "m20" else u for u in users]
+    newer = sync(cli, district.slug, write_oneroster(tmp_path / "c", users=renamed, orgs=ORGS))
+    assert newer.json["status"] == "applied"
+    before = district_state(district)
+
+    with pytest.raises(Superseded, match=f"run {newer.json['run']} applied newer files"):
+        check_can_confirm(held_run)
+    # The engine checks again with the district locked, for a confirmation that was queued before the newer run.
+    outcome = run_sync(district, held_run.source, confirm=True, confirming=held_run.pk)
+    assert outcome.status == "rejected" and "applied newer files" in outcome.errors[0].message
+    assert district_state(district) == before
+    assert Person.objects.get(district=district, sis_code="m20").given_name == "Valentyna"
+    assert SyncRun.objects.get(pk=held_run.pk).status == "held", "still there to be discarded"
+
+
 def test_guard_respects_district_settings(cli, district, tmp_path):
     assert cli("district", "set", district.slug, "--guard-share", "2", "--json").code == 1
     result = cli("district", "set", district.slug, "--guard-share", "0.5", "--guard-minimum", "3", "--json")

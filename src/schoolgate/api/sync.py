@@ -20,7 +20,7 @@ from schoolgate.api.auth import needs
 from schoolgate.api.errors import ERROR_STATUSES, ApiError, ErrorOut
 from schoolgate.api.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageInfo, decode, page
 from schoolgate.api.schemas import SyncRunOut, SyncRunRow, SyncRunsPage, UploadOut
-from schoolgate.sync.decisions import discard_held_run
+from schoolgate.sync.decisions import Superseded, check_can_confirm, discard_held_run
 from schoolgate.sync.models import SyncRun, SyncStatus
 from schoolgate.sync.tasks import run_sync_task
 from schoolgate.sync.uploads import MAX_UPLOAD, store_upload
@@ -32,7 +32,7 @@ ZIP_FILE = File(..., description="the SIS export as one .zip")
 
 
 def _queue(request: HttpRequest, path: Path, *, confirming: int | None = None) -> UploadOut:
-    result = run_sync_task.enqueue(request.district.pk, str(path), request.actor, confirming is not None)
+    result = run_sync_task.enqueue(request.district.pk, str(path), request.actor, confirming=confirming)
     return UploadOut(id=str(result.id), status=str(result.status), run=None, confirming=confirming)
 
 
@@ -106,11 +106,16 @@ def _held(request: HttpRequest, run_id: int) -> SyncRun:
 
 @router.post("/sync-runs/{run_id}/confirm", response={202: UploadOut, **ANSWERS}, **needs(roles.SYNC_RUN))
 def confirm_run(request: HttpRequest, run_id: int) -> Status[UploadOut]:
-    """Apply a held run's files after all (queued for the worker, as an upload is); 202 with the upload."""
+    """Apply a held run's files after all (queued for the worker, as an upload is); 202 with the upload.
+    409 `superseded` when the district applied newer files since the run was held (the worker checks again)."""
     run = _held(request, run_id)
     if not Path(run.source).exists():
         raise ApiError(409, "files_gone", f"the files of run {run_id} are no longer on the server: upload them "
                        "again", {"run": run_id})  # fmt: skip
+    try:
+        check_can_confirm(run)
+    except Superseded as exc:
+        raise ApiError(409, "superseded", str(exc), {"run": run_id}) from None
     return Status(202, _queue(request, Path(run.source), confirming=run.pk))
 
 

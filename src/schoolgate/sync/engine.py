@@ -24,7 +24,7 @@ from schoolgate.core import audit, changes, sql
 from schoolgate.core.models import District
 from schoolgate.people import evaluation
 from schoolgate.people.models import Person
-from schoolgate.sync import fingerprint, resent
+from schoolgate.sync import decisions, fingerprint, resent
 from schoolgate.sync.mirror import SCOPE_TABLE, mirror
 from schoolgate.sync.models import SyncRun, SyncStatus
 from schoolgate.sync.readers import read_snapshot
@@ -98,11 +98,15 @@ def run_sync(
     full: bool = False,
     actor: str = audit.SYSTEM_SYNC,
     progress: Callable[[str], None] | None = None,
+    confirming: int | None = None,
 ) -> SyncOutcome:
     """Apply one SIS file set to the district; see the module docstring.
 
     `full` ignores stored fingerprints and re-evaluates every person's eligibility (after a rule change).
+    `confirming` names the held run whose files these are (`confirm` is then implied): the run is rejected if
+    the district applied newer files since it was held.
     """
+    confirm = confirm or confirming is not None
     step = progress or (lambda _name: None)
     started = timezone.now()
     run = None
@@ -130,7 +134,8 @@ def run_sync(
         if snapshot.errors:
             outcome.status, outcome.errors = SyncStatus.REJECTED.value, list(snapshot.errors)
             return _finish(run, outcome)
-        work = _Work(snapshot, key, known, dry_run=dry_run, confirm=confirm, full=full, step=step)
+        work = _Work(snapshot, key, known, dry_run=dry_run, confirm=confirm, full=full, step=step,
+                     confirming=confirming)  # fmt: skip
         try:
             with transaction.atomic():
                 _apply(district, work, outcome, run)
@@ -158,12 +163,23 @@ class _Work:
     confirm: bool
     full: bool
     step: Callable[[str], None]
+    confirming: int | None = None  # the held run being confirmed
 
 
 def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun | None) -> None:
     dry_run, confirm, full, step = work.dry_run, work.confirm, work.full, work.step
     # Lock the district: a second sync of the same district waits here until this one commits.
     district = District.objects.select_for_update().get(pk=district.pk)
+    if work.confirming is not None:
+        # Asked again here, with the district locked: a confirmation queued before newer files were applied.
+        try:
+            decisions.check_can_confirm(SyncRun.objects.get(pk=work.confirming, district=district))
+        except (decisions.NotHeld, decisions.Superseded) as refused:
+            outcome.status, outcome.errors = (
+                SyncStatus.REJECTED.value,
+                [Problem("", None, None, str(refused))],
+            )
+            raise _RollBack(outcome) from None
     with connection.cursor() as cursor:
         if work.known is not None:
             resent.confirm(cursor, district, work.known)  # raises Stale if it moved on

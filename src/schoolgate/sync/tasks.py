@@ -9,5 +9,8 @@ from schoolgate.sync.engine import run_sync
 
 
 @task(queue_name="default")
-def run_sync_task(district_id: int, path: str, actor: str, confirm: bool = False) -> int | None:
-    return run_sync(District.objects.get(pk=district_id), path, confirm=confirm, actor=actor).run
+def run_sync_task(
+    district_id: int, path: str, actor: str, confirm: bool = False, confirming: int | None = None
+) -> int | None:
+    district = District.objects.get(pk=district_id)
+    return run_sync(district, path, confirm=confirm, actor=actor, confirming=confirming).run

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 
 from schoolgate.admins import roles
 from schoolgate.console.access import actor_of, admin_view
-from schoolgate.sync.decisions import discard_held_run
+from schoolgate.sync.decisions import Superseded, check_can_confirm, discard_held_run
 from schoolgate.sync.engine import run_sync
 from schoolgate.sync.models import SyncRun, SyncStatus
 from schoolgate.sync.tasks import run_sync_task
@@ -26,11 +26,11 @@ def runs(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _start(request: HttpRequest, path: Path, *, confirm: bool) -> HttpResponse:
+def _start(request: HttpRequest, path: Path, *, confirming: int | None = None) -> HttpResponse:
     if path.stat().st_size <= RUN_INLINE_UP_TO:
-        outcome = run_sync(request.district, path, confirm=confirm, actor=actor_of(request))
+        outcome = run_sync(request.district, path, confirming=confirming, actor=actor_of(request))
         return redirect("console:sync_run", slug=request.district.slug, run_id=outcome.run)
-    run_sync_task.enqueue(request.district.pk, str(path), actor_of(request), confirm)
+    run_sync_task.enqueue(request.district.pk, str(path), actor_of(request), confirming=confirming)
     return redirect("console:sync", slug=request.district.slug)
 
 
@@ -48,7 +48,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             {"title": "File too large", "message": "The limit is 2 GB."},
             status=400,
         )
-    return _start(request, store_upload(request.district, upload), confirm=False)
+    return _start(request, store_upload(request.district, upload))
 
 
 @admin_view(roles.SYNC_VIEW)
@@ -72,6 +72,11 @@ def decide(request: HttpRequest, run_id: int) -> HttpResponse:
         if not Path(run.source).exists():
             return render(request, "console/message.html", {"title": "Files gone",
                           "message": "The uploaded files are no longer on the server: upload them again."}, status=400)  # fmt: skip
-        return _start(request, Path(run.source), confirm=True)
+        try:
+            check_can_confirm(run)
+        except Superseded as exc:
+            return render(request, "console/message.html", {"title": "Newer files were applied",
+                          "message": str(exc)}, status=409)  # fmt: skip
+        return _start(request, Path(run.source), confirming=run.pk)
     discard_held_run(run, actor=actor_of(request))
     return redirect("console:sync_run", slug=request.district.slug, run_id=run.pk)
