@@ -90,3 +90,23 @@ def test_the_next_page_keeps_the_filters_the_search_and_the_page_size(client, na
         seen += _rows(response)
     people = Account.objects.filter(pk__in=seen).values_list("person__kind", "person__family_name")
     assert sorted(people) == [("contact", "Mueller"), ("contact", "Müller"), ("contact", "müller")]
+
+
+@pytest.mark.parametrize(
+    ("q", "people"),
+    [
+        ("müller, o", {("Müller", "Ole"), ("müller", "Ole")}),
+        ("Mueller, Ole", {("Mueller", "Ole")}),
+        ("avila, éb", {("Avila", "Ébé")}),
+        ("Zed,", {("Zed", "Ole"), ("Zed", "Ébé")}),
+        ("Mue, Ole", set()),  # the family name is whole
+    ],
+)
+def test_search_by_family_and_given_name_as_the_list_shows_them(client, named, q, people):
+    response = client.get(f"/console/{named.slug}/accounts/", {"q": q})
+    found = set(
+        Account.objects.filter(pk__in=_rows(response)).values_list(
+            "person__family_name", "person__given_name"
+        )
+    )
+    assert found == people

@@ -74,23 +74,39 @@ def matching(
     if "@" in q:
         return qs.filter(person__email__iexact=q)
     # A SIS code or a username is exact, each answered by its own unique index; anything else is the start of
-    # a family name, a range of the name index. (One OR across both would defeat both indexes.)
+    # a family name, or "Family, Given", a range of the name index. (One OR across them would defeat the indexes.)
     for exact in (qs.filter(person__sis_code=q), qs.filter(username_key=username_key(q))):
         if exact.exists():
             return exact
-    if not q.isascii():
+    if "," in q:
+        # "Family, Given", as the list shows names: the whole family name and the start of the given name (one
+        # range of the name index).
+        family, _, given = (part.strip() for part in q.partition(","))
+        qs = _name_starts(qs, "person__family_name", family, whole=True)
+        return _name_starts(qs, "person__given_name", given) if given else qs
+    return _name_starts(qs, "person__family_name", q)
+
+
+def _name_starts(qs: QuerySet[Account], field: str, text: str, *, whole: bool = False) -> QuerySet[Account]:
+    """The accounts whose name `field` starts with `text` (or, `whole`, is it), in any letter case."""
+    name = field.rsplit("__", 1)[-1]
+    if not text.isascii():
         # Python's str.upper() and the engines' UPPER() disagree beyond ASCII (SQLite's folds ASCII letters
         # only), so both sides go through the same function. Not an index range; still within the district.
-        return qs.alias(family_folded=sql.UnicodeUpper("person__family_name")).filter(
-            family_folded__startswith=sql.UnicodeUpper(Value(q))
+        lookup = "exact" if whole else "startswith"
+        return qs.alias(**{f"{name}_folded": sql.UnicodeUpper(field)}).filter(
+            **{f"{name}_folded__{lookup}": sql.UnicodeUpper(Value(text))}
         )
-    prefix = q.upper()
-    qs = qs.alias(family_upper=Upper("person__family_name")).filter(family_upper__startswith=prefix)
-    if prefix.isalnum():
+    key = text.upper()
+    qs = qs.alias(**{f"{name}_upper": Upper(field)})
+    if whole:
+        return qs.filter(**{f"{name}_upper": key})
+    qs = qs.filter(**{f"{name}_upper__startswith": key})
+    if key.isalnum():
         # PostgreSQL turns LIKE 'SMIT%' into an index range only under the C collation; stating the range
         # ['SMIT', 'SMIU') lets it scan just those entries of the name index under any collation (for plain
         # letters and digits, where collation order and code-point order agree). LIKE still decides.
-        qs = qs.filter(family_upper__gte=prefix, family_upper__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        qs = qs.filter(**{f"{name}_upper__gte": key, f"{name}_upper__lt": key[:-1] + chr(ord(key[-1]) + 1)})
     return qs
 
 
