@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from schoolgate.accounts import lifecycle
 from schoolgate.accounts.models import Account
@@ -87,3 +90,22 @@ def test_the_portal_reads_the_account_exactly_as_the_orm_does(cli, district, tmp
             mine, orm = getattr(ours, field.attname), getattr(theirs, field.attname)
             assert (mine, type(mine)) == (orm, type(orm)), field.name
     assert _load_account(expected.pk + 1000) is None
+
+
+def test_a_locked_login_says_how_long_to_wait_not_a_clock_time(cli, district, tmp_path, client):
+    """Parents read "try again in 15 minutes", never "after 00:19" (a clock time in an unnamed zone)."""
+    active_guardians(cli, district, tmp_path, {"p1": "priya@example.org"})
+    for _ in range(5):
+        client.post(f"/portal/{district.slug}/login/", {"identifier": "p1", "password": "wrong"})
+    locked = log_in(client, district, "p1")
+    text = locked.content.decode()
+    assert locked.status_code == 400
+    assert "Too many failed attempts: try again in 15 minutes." in text, text
+    assert "try again after" not in text
+    # What is left of the lock, rounded up to a whole minute: never "0 minutes".
+    Account.objects.filter(person__sis_code="p1").update(locked_until=timezone.now() + timedelta(seconds=20))
+    assert "try again in 1 minute." in log_in(client, district, "p1").content.decode()
+    Account.objects.filter(person__sis_code="p1").update(
+        locked_until=timezone.now() + timedelta(minutes=4, seconds=10)
+    )
+    assert "try again in 5 minutes." in log_in(client, district, "p1").content.decode()

@@ -317,6 +317,42 @@ def test_repeated_failures_lock_the_account_and_the_address(district):
     assert blocked.status_code == 429, "an address that keeps failing is locked too"
 
 
+def lock_out(district, email: str = "pat@example.org"):
+    """Five wrong passwords, then the right one: the lockout page."""
+    make_admin(district, email, roles.PRIMARY)
+    attacker = Client()
+    for _ in range(5):
+        attacker.post(reverse("console:login"), {"username": email, "password": "guess"})
+    return attacker.post(reverse("console:login"), {"username": email, "password": ADMIN_PASSWORD})
+
+
+def test_the_lockout_page_says_how_long_in_words_and_who_can_help(district):
+    locked = lock_out(district)
+    text = locked.content.decode()
+    assert locked.status_code == 429
+    assert "Try again in 15 minutes." in text and "PT15M" not in text, "a duration people read, not ISO 8601"
+    # The admin locked out may be the Primary admin (or the operator): "ask your Primary admin" helps no one.
+    # Only the operator, from the server's command line, can lift an admin login's lock early.
+    assert "Primary admin" not in text
+    assert "platform operator" in text
+    assert "schoolgate axes_reset_username" in text and "schoolgate changepassword" in text
+
+
+def test_the_command_the_lockout_page_names_lifts_the_lock(district, cli):
+    assert lock_out(district).status_code == 429
+    assert cli("axes_reset_username", "pat@example.org").code == 0
+    again = Client().post(
+        reverse("console:login"), {"username": "pat@example.org", "password": ADMIN_PASSWORD}
+    )
+    assert again.status_code == 302 and again["Location"].startswith(reverse("console:mfa"))
+
+
+def test_the_lockout_page_follows_the_configured_cool_off(district, settings):
+    # In hours, as settings.py derives it from SCHOOLGATE_ADMIN_LOCKOUT_MINUTES=90.
+    settings.AXES_COOLOFF_TIME = 1.5
+    assert "Try again in 1 hour and 30 minutes." in lock_out(district).content.decode()
+
+
 def test_pages_carry_a_strict_content_security_policy(client, district, primary):
     response = client.get(reverse("console:dashboard", kwargs={"slug": district.slug}))
     policy = response["Content-Security-Policy"]

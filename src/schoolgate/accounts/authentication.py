@@ -17,6 +17,7 @@ from django.utils import timezone
 from schoolgate.accounts.models import Account, AccountState
 from schoolgate.accounts.usernames import username_key
 from schoolgate.core import audit
+from schoolgate.core.durations import in_words
 from schoolgate.core.models import District
 from schoolgate.core.observability import count_login
 
@@ -53,9 +54,9 @@ def authenticate(district: District, identifier: str, password: str) -> Account:
     now = timezone.now()
     if account.locked_until and account.locked_until > now:
         count_login("portal", "locked")
-        raise LoginRefused(
-            f"Too many failed attempts: try again after {timezone.localtime(account.locked_until):%H:%M}."
-        )
+        # How long is left, not the clock time it ends: the server's zone is not the parent's, and a bare
+        # "after 00:19" names neither.
+        raise LoginRefused(f"Too many failed attempts: try again in {in_words(account.locked_until - now)}.")
 
     def upgrade(raw: str) -> None:
         Account.objects.filter(pk=account.pk).update(password_hash=make_password(raw))
