@@ -3,6 +3,7 @@ same domain functions as the CLI, and never reach outside the district in the UR
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import zipfile
@@ -96,6 +97,9 @@ def test_bulk_action_states_the_count_then_acts(admin, synced):
     picked = [str(a.pk) for a in Account.objects.filter(person__kind="contact")[:2]]
     confirm = admin.post(url, {"action": "provision", "account": picked})
     assert confirm.status_code == 200 and b"Send welcome: 2 accounts" in confirm.content
+    assert b"to exactly these 2 accounts:" in confirm.content
+    one = admin.post(url, {"action": "provision", "account": picked[:1]})
+    assert b"to this one account:" in one.content and b"these 1" not in one.content
     assert Account.objects.filter(state="invited").count() == 0, "nothing happens before confirmation"
     done = admin.post(url, {"action": "provision", "account": picked, "confirmed": "yes"})
     assert done.status_code == 302 and "/jobs/" in done["Location"]
@@ -172,6 +176,31 @@ def test_sync_upload_and_a_held_run_confirmed_or_discarded(admin, synced, cli, t
     assert b"#" in admin.get(f"/console/{synced.slug}/sync/").content
 
 
+def test_a_held_run_is_not_confirmed_once_newer_files_were_applied(admin, synced, cli, tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    cli("provision", synced.slug, "--all", "--json")
+    from schoolgate.accounts import lifecycle
+
+    for account in Account.objects.all():
+        lifecycle.activate_account(account, username=account.person.sis_code, password="x" * 12, actor="test")
+    leaving = write_oneroster(tmp_path / "leaving", users=users(2), orgs=ORGS)
+    admin.post(f"/console/{synced.slug}/sync/upload/", {"file": zip_of(leaving)})
+    held = SyncRun.objects.order_by("-pk").first()
+    renamed = [u | {"givenName": "Valentyna"} if u["sourcedId"] == "p3" else u for u in users()]
+    newer_files = write_oneroster(tmp_path / "renamed", users=renamed, orgs=ORGS)
+    admin.post(f"/console/{synced.slug}/sync/upload/", {"file": zip_of(newer_files)})
+    newer = SyncRun.objects.order_by("-pk").first()
+    assert (held.status, newer.status) == ("held", "applied")
+    runs = SyncRun.objects.count()
+    refused = admin.post(f"/console/{synced.slug}/sync/{held.pk}/decide/", {"decision": "confirm"})
+    assert refused.status_code == 409 and f"run {newer.pk} applied newer files".encode() in refused.content
+    assert SyncRun.objects.count() == runs, "no run started"
+    assert SyncRun.objects.get(pk=held.pk).status == "held"
+    assert Account.objects.filter(state="ready_to_revoke").count() == 0
+    discarded = admin.post(f"/console/{synced.slug}/sync/{held.pk}/decide/", {"decision": "discard"})
+    assert discarded.status_code == 302 and SyncRun.objects.get(pk=held.pk).status == "discarded"
+
+
 def test_generate_preview_job_report_and_notifications(admin, synced, cli):
     cli("group", "add", synced.slug, "Parents", "--audience", "contact", "--usernames", "chosen", "--json")
     groups = admin.get(f"/console/{synced.slug}/generate/")
@@ -195,6 +224,43 @@ def test_generate_preview_job_report_and_notifications(admin, synced, cli):
     other = make_district("other")
     assert admin.get(f"/console/{other.slug}/jobs/{job_id}/").status_code == 404, "a job of another district"
     assert admin.get(f"/console/{other.slug}/jobs/{job_id}/report.pdf").status_code == 404
+
+
+def test_the_polled_job_page_says_done_only_with_the_report_links(admin, synced, cli, monkeypatch):
+    """The page stops polling at the first response that says "done", so that response must carry the PDF and
+    CSV links: polled while the job writes its report, it still says running (and keeps polling)."""
+    from schoolgate.accounts import generation
+    from schoolgate.jobs import runner
+
+    cli("group", "add", synced.slug, "Parents", "--audience", "contact", "--usernames", "chosen", "--json")
+    group_id = int(
+        re.search(rb"/generate/(\d+)/", admin.get(f"/console/{synced.slug}/generate/").content).group(1)
+    )
+    url = admin.post(f"/console/{synced.slug}/generate/{group_id}/start/")["Location"]
+    polls = []
+    kind, write_reports = runner.KINDS[generation.KIND], runner.write_reports
+
+    def report_while_polled(job):
+        polls.append(admin.get(url, HTTP_HX_REQUEST="true").content)
+        return kind.report(job)
+
+    def write_while_polled(*args):
+        written = write_reports(*args)
+        polls.append(admin.get(url, HTTP_HX_REQUEST="true").content)  # the files exist, not yet recorded
+        return written
+
+    monkeypatch.setitem(runner.KINDS, generation.KIND, dataclasses.replace(kind, report=report_while_polled))
+    monkeypatch.setattr(runner, "write_reports", write_while_polled)
+    runner.run_job(int(url.rstrip("/").split("/")[-1]))
+    polls.append(admin.get(url, HTTP_HX_REQUEST="true").content)
+    for page in polls:
+        if b'id="job-status">done' in page:
+            assert b"report.pdf" in page and b"report.csv" in page and b"hx-trigger" not in page
+        else:
+            assert b'id="job-status">running' in page and b"hx-trigger" in page, "still polling"
+    assert b"the report is being written" in polls[0] and b'id="job-status">done' in polls[-1]
+    full = admin.get(url).content
+    assert full.count(b'id="progress"') == 1 and b"report.csv" in full
 
 
 def test_doctor_page_applies_a_fix(admin, synced):

@@ -11,8 +11,7 @@ from schoolgate.accounts import lifecycle, passwords
 from schoolgate.accounts.actions import provision_accounts, revoke_accounts
 from schoolgate.accounts.models import Account
 from schoolgate.jobs.models import ItemStatus, Job, JobItem
-from schoolgate.jobs.reports import write_reports
-from schoolgate.jobs.runner import JobKind, notify, register
+from schoolgate.jobs.runner import JobKind, Report, register
 
 KIND = "account_action"
 ACTIONS = {
@@ -60,17 +59,17 @@ def process(job: Job, items: list[JobItem]) -> None:
             item.status, item.detail = ItemStatus.EXISTS, str(exc)
 
 
-def finish(job: Job) -> None:
+def report(job: Job) -> Report:
+    """The job's report: every account with the action's result."""
     items = job.items.select_related("person").order_by("position")
     rows = [[i.person.sis_code, i.person.display_name, i.status, i.detail] for i in items]
     done = sum(1 for r in rows if r[2] == ItemStatus.CREATED)
-    job = write_reports(
-        job,
+    return Report(
         ["code", "name", "result", "detail"],
         rows,
         [f"Status: {job.status}. Done for {done} of {len(rows)}."],
+        f"{job.title}: done for {done} of {len(rows)}",
     )
-    notify(job, f"{job.title}: done for {done} of {len(rows)}", "", job.report_pdf)
 
 
-register(KIND, JobKind(process=process, finish=finish, batch_size=500))
+register(KIND, JobKind(process=process, report=report, batch_size=500))

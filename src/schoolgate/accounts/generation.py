@@ -28,8 +28,7 @@ from schoolgate.accounts.passwords import set_by_admin
 from schoolgate.accounts.username_claims import holders
 from schoolgate.accounts.usernames import InvalidUsername, clean_username, username_key
 from schoolgate.jobs.models import ItemStatus, Job, JobItem
-from schoolgate.jobs.reports import write_reports
-from schoolgate.jobs.runner import JobKind, create_job, notify, register
+from schoolgate.jobs.runner import JobKind, Report, create_job, register
 from schoolgate.people.models import Person
 
 KIND = "generate_accounts"
@@ -215,7 +214,8 @@ def process(job: Job, items: list[JobItem]) -> None:
             )
 
 
-def finish(job: Job) -> None:
+def report(job: Job) -> Report:
+    """The job's report: every person with the result, username and any generated password."""
     items = job.items.select_related("person").order_by("position")
     generated = any(item.handout for item in items)
     headers = ["code", "name", "result", "username", "detail"] + (["password"] if generated else [])
@@ -232,14 +232,13 @@ def finish(job: Job) -> None:
         + ".",
         "This report holds generated passwords: hand them out and delete it." if generated else "",
     ]
-    job = write_reports(job, headers, rows, [line for line in summary if line])
-    job.items.exclude(handout="").update(handout="")  # passwords live on only in the report
-    notify(
-        job,
+    return Report(
+        headers,
+        rows,
+        [line for line in summary if line],
         f"{job.title}: {counts['created']} created, {counts['failed']} failed",
         summary[0],
-        job.report_pdf,
     )
 
 
-register(KIND, JobKind(process=process, finish=finish, batch_size=200))
+register(KIND, JobKind(process=process, report=report, batch_size=200))

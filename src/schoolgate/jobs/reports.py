@@ -41,10 +41,13 @@ def report_paths(job: Job) -> tuple[Path, Path]:
 
 def write_reports(
     job: Job, headers: Sequence[str], rows: Sequence[Sequence[object]], summary: list[str]
-) -> Job:
-    """Write both files and record their paths on the job."""
+) -> tuple[Path, Path]:
+    """Write both files (PDF, CSV) and return their paths; the runner records them on the job."""
     pdf_path, csv_path = report_paths(job)
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+    # Each file is written beside its final name and moved into place, so that a report already offered (a
+    # cancelled job's, rewritten when it is resumed) is never seen half-written, even after a crash.
+    csv_temp, pdf_temp = (path.with_name(path.name + ".tmp") for path in (csv_path, pdf_path))
+    with csv_temp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(headers)
         writer.writerows([safe_cell(v) for v in row] for row in rows)
@@ -75,7 +78,7 @@ def write_reports(
         table.row([_pdf_text(h) for h in headers])
         for row in rows:
             table.row([_pdf_text(v) for v in row])
-    pdf.output(str(pdf_path))
-    Job.objects.filter(pk=job.pk).update(report_pdf=str(pdf_path), report_csv=str(csv_path))
-    job.refresh_from_db()
-    return job
+    pdf.output(str(pdf_temp))
+    csv_temp.replace(csv_path)
+    pdf_temp.replace(pdf_path)
+    return pdf_path, csv_path

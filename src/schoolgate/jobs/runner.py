@@ -5,6 +5,13 @@ status, inside the batch's transaction — so an item is either done (with its s
 whatever happens to the process. `run_job` picks up the first items still pending, which makes a job killed
 mid-run resumable and a re-run harmless. The worker runs jobs as django-tasks tasks; tests and the CLI's
 `--wait` call `run_job` directly.
+
+A job is seen done (or cancelled) only together with its report (`_end`): the report files are written first,
+then their paths, the final status, the notification and the erasure of generated passwords are committed in
+one short transaction. The console's job page stops polling at the first response that says "done", so a
+status written before the report meant the links never appeared. A job killed while ending is still running,
+its items done and (for generated passwords) its handouts kept; resuming it writes the same report again and
+ends it — once, with one notification.
 """
 
 from __future__ import annotations
@@ -19,12 +26,24 @@ from django_tasks import task
 
 from schoolgate.core.models import District
 from schoolgate.jobs.models import ItemStatus, Job, JobItem, JobStatus, Notification
+from schoolgate.jobs.reports import write_reports
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a job says when it ends: its report's rows, and the notification to its creator."""
+
+    headers: list[str]
+    rows: list[list[object]]
+    summary: list[str]  # lines above the table; the first says how the job ended
+    title: str  # the notification's
+    body: str = ""
 
 
 @dataclass(frozen=True)
 class JobKind:
     process: Callable[[Job, list[JobItem]], None]
-    finish: Callable[[Job], None]  # report, notification
+    report: Callable[[Job], Report]  # reads only: the runner writes and records the files
     batch_size: int = 200
 
 
@@ -94,10 +113,11 @@ def run_job(job_id: int, *, on_batch: Callable[[Job], None] | None = None) -> Jo
     Job.objects.filter(pk=job.pk).update(
         status=JobStatus.RUNNING, started_at=job.started_at or timezone.now(), heartbeat_at=timezone.now()
     )
+    ending = JobStatus.DONE
     while True:
         job.refresh_from_db()
         if job.cancel_requested:
-            Job.objects.filter(pk=job.pk).update(status=JobStatus.CANCELLED, finished_at=timezone.now())
+            ending = JobStatus.CANCELLED
             break
         with transaction.atomic():
             items = list(
@@ -106,7 +126,6 @@ def run_job(job_id: int, *, on_batch: Callable[[Job], None] | None = None) -> Jo
                 .order_by("position")[: kind.batch_size]
             )
             if not items:
-                Job.objects.filter(pk=job.pk).update(status=JobStatus.DONE, finished_at=timezone.now())
                 break
             kind.process(job, items)
             now = timezone.now()
@@ -119,9 +138,29 @@ def run_job(job_id: int, *, on_batch: Callable[[Job], None] | None = None) -> Jo
             )
         if on_batch:
             on_batch(job)
+    _end(job, kind, ending)
     job.refresh_from_db()
-    kind.finish(job)
     return job
+
+
+def _end(job: Job, kind: JobKind, status: str) -> None:
+    """Write the report files, then record them with the final status, the notification and the erasure of
+    generated passwords, all or nothing.
+
+    The files are written outside the transaction: on SQLite a transaction holds the database's write lock,
+    and the PDF of a large job takes a minute to render. A crash before the commit leaves the job running with
+    nothing of its ending recorded and its handouts kept, so the report written on resume is the same one.
+    """
+    job.refresh_from_db()
+    job.status = status  # the report states how the job ended ("Status: done.") before the row says so
+    report = kind.report(job)
+    pdf, csv = write_reports(job, report.headers, report.rows, report.summary)
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).update(
+            status=status, finished_at=timezone.now(), report_pdf=str(pdf), report_csv=str(csv)
+        )
+        job.items.exclude(handout="").update(handout="")  # generated passwords live on only in the report
+        notify(job, report.title, report.body, str(pdf))
 
 
 def cancel_job(job: Job) -> Job:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -29,27 +29,44 @@ from schoolgate.mail.models import OutboxMessage, OutboxStatus
 from schoolgate.sync.models import SyncRun, SyncStatus
 
 HEALTH_WINDOW = timedelta(days=7)
+# Runs that did not get the district's SIS data in: the files were refused (rejected) or the run broke (failed).
+UNSUCCESSFUL_SYNC = (SyncStatus.REJECTED, SyncStatus.FAILED)
 
 
 def health() -> list[dict[str, Any]]:
-    """One row per district: accounts, admins, the last sync, and what failed in the last week."""
+    """One row per district: accounts, admins, the last sync, and what failed in the last week.
+
+    Needs attention: no Primary, a held sync, a failed sync, job or e-mail in the window, or a most recent sync
+    that was rejected or failed. Rejected runs in the window are counted with failed ones but flag the district
+    only while the latest run is one: a bad file fixed by the next upload is not a problem now, while a SIS
+    whose every upload is refused is (the district's data stopped moving).
+    """
     since = timezone.now() - HEALTH_WINDOW
-    districts = District.objects.order_by("name")
+    latest = SyncRun.objects.filter(district=OuterRef("pk")).order_by("-started_at", "-id")
+    districts = District.objects.order_by("name").annotate(
+        last_sync=Subquery(latest.values("started_at")[:1]),
+        last_sync_status=Subquery(latest.values("status")[:1]),
+    )
     # Separate grouped counts, not one query joining accounts to admins (that would multiply the rows).
     accounts = dict(Account.objects.values_list("district").annotate(n=Count("id")).order_by())
     admins = dict(AdminMembership.objects.values_list("district").annotate(n=Count("id")).order_by())
     primaries = set(AdminMembership.objects.filter(role=roles.PRIMARY).values_list("district", flat=True))
-    last_sync = dict(SyncRun.objects.values_list("district").annotate(at=Max("started_at")).order_by())
     held = dict(
         SyncRun.objects.filter(status=SyncStatus.HELD)
         .values_list("district")
         .annotate(n=Count("id"))
         .order_by()
     )
-    failed_syncs = dict(
-        SyncRun.objects.filter(status=SyncStatus.FAILED, started_at__gte=since)
-        .values_list("district").annotate(n=Count("id")).order_by()
-    )  # fmt: skip
+    # Per district: (failed, failed or rejected) in the window.
+    bad_syncs = {
+        district: (failed, unsuccessful)
+        for district, failed, unsuccessful in SyncRun.objects.filter(
+            status__in=UNSUCCESSFUL_SYNC, started_at__gte=since
+        )
+        .values_list("district")
+        .annotate(failed=Count("id", filter=Q(status=SyncStatus.FAILED)), unsuccessful=Count("id"))
+        .order_by()
+    }
     failed_jobs = dict(
         Job.objects.filter(status="failed", created_at__gte=since)
         .values_list("district")
@@ -62,16 +79,19 @@ def health() -> list[dict[str, Any]]:
     )  # fmt: skip
     rows = []
     for d in districts:
+        failed_syncs, unsuccessful_syncs = bad_syncs.get(d.pk, (0, 0))
         problems = (
             held.get(d.pk, 0)
-            + failed_syncs.get(d.pk, 0)
+            + failed_syncs
             + failed_jobs.get(d.pk, 0)
             + failed_mail.get(d.pk, 0)
+            + (d.last_sync_status in UNSUCCESSFUL_SYNC)
         )
         rows.append({
             "slug": d.slug, "name": d.name, "accounts": accounts.get(d.pk, 0), "admins": admins.get(d.pk, 0),
             "has_primary": d.pk in primaries,
-            "last_sync": last_sync.get(d.pk), "held_syncs": held.get(d.pk, 0), "failed_syncs": failed_syncs.get(d.pk, 0),
+            "last_sync": d.last_sync, "last_sync_status": d.last_sync_status, "held_syncs": held.get(d.pk, 0),
+            "unsuccessful_syncs": unsuccessful_syncs,
             "failed_jobs": failed_jobs.get(d.pk, 0), "failed_mail": failed_mail.get(d.pk, 0),
             "healthy": problems == 0 and d.pk in primaries,
         })  # fmt: skip

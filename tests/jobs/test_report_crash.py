@@ -1,0 +1,58 @@
+"""A job SIGKILLed while it writes its report is never left "done" without one: it stays running, resumes in
+the worker, and ends done with its report (generated passwords still in it, since they are erased only when
+the report is recorded) and exactly one notification."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.builders import write_oneroster
+
+DRIVERS = Path(__file__).resolve().parent / "drivers"
+ORGS = [{"sourcedId": "sch", "type": "school"}]
+
+
+def families(n: int) -> list[dict]:
+    rows = []
+    for i in range(n):
+        rows += [
+            {"sourcedId": f"s{i}", "role": "student", "orgSourcedIds": "sch", "agentSourcedIds": f"p{i}"},
+            {"sourcedId": f"p{i}", "role": "parent", "orgSourcedIds": "sch", "givenName": "Pat",
+             "familyName": f"Parent{i}", "email": f"p{i}@example.org"},
+        ]  # fmt: skip
+    return rows
+
+
+@pytest.mark.parametrize("moment", ["before", "after"])
+def test_a_job_killed_while_writing_its_report_resumes_and_ends_with_it(database, tmp_path, moment):
+    run = database
+    assert run.schoolgate("district", "add", "d", "District").returncode == 0
+    synced = run.schoolgate("sync", "d", str(write_oneroster(tmp_path / "a", users=families(5), orgs=ORGS)))
+    assert synced.returncode == 0, synced.stderr
+    added = run.schoolgate("group", "add", "d", "Handout", "--audience", "contact", "--usernames", "scheme",
+                           "--scheme", "{first}.{last}", "--passwords", "generated")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    job_id = str(json.loads(run.schoolgate("generate", "d", "Handout", "--json").stdout)["job"]["id"])
+
+    killed = run(sys.executable, str(DRIVERS / "kill_while_finishing.py"), job_id, moment)
+    assert killed.returncode == -9, killed.stderr
+    midway = json.loads(run.schoolgate("jobs", "d", "--id", job_id, "--json").stdout)["job"]
+    assert (midway["status"], midway["done"]) == ("running", 5), "every item done, but not the job"
+    assert midway["report_pdf"] is None, "no report is offered before the job records it"
+
+    assert run.schoolgate("jobs", "d", "--resume", job_id).returncode == 0
+    worker = run.schoolgate("db_worker", "--batch", "--queue-name", "*", "--no-startup-delay")
+    assert worker.returncode == 0, worker.stderr
+    done = json.loads(run.schoolgate("jobs", "d", "--id", job_id, "--json").stdout)["job"]
+    assert (done["status"], done["done"], done["failed"]) == ("done", 5, 0)
+    assert Path(done["report_pdf"]).is_file()
+    with Path(done["report_csv"]).open(encoding="utf-8") as handle:
+        report = list(csv.DictReader(handle))
+    assert len(report) == 5 and all(row["password"] for row in report), "the passwords survived the crash"
+    bell = json.loads(run.schoolgate("notifications", "d", "--json").stdout)
+    assert len(bell["notifications"]) == 1, "announced once, not once per attempt"
