@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -15,7 +16,8 @@ from schoolgate.accounts.usernames import InvalidUsername
 from schoolgate.core import admission
 from schoolgate.core.models import District
 from schoolgate.core.redirects import safe_next
-from schoolgate.portal.session import log_in, log_out, login_required
+from schoolgate.portal.queries import with_schools
+from schoolgate.portal.session import current_account, log_in, log_out, login_required
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -87,10 +89,20 @@ def log_in_view(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _logged_out(request: HttpRequest, district: District | None, text: str) -> HttpResponse:
+    """Back to the district's login page, saying so. The text travels as a Django message (a signed cookie),
+    not in the address, so no link can make the login page claim anything."""
+    messages.success(request, text)
+    return redirect("portal:login", district.slug) if district else redirect("portal:home")
+
+
 @require_http_methods(["POST"])
 def log_out_view(request: HttpRequest) -> HttpResponse:
+    # Read before the session ends: it is the only thing that knows which district's login page to go back to
+    # (a session that had already ended knows none, and lands on the list of districts).
+    account = current_account(request)
     log_out(request)
-    return redirect("portal:home")
+    return _logged_out(request, account.district if account else None, "You are logged out.")
 
 
 @require_http_methods(["GET", "POST"])
@@ -146,6 +158,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
             try:
                 account = passwords.change_password(account, request.POST.get("current", ""), new)
                 log_in(request, account)  # this session continues under the new credentials; others end
+                messages.success(request, "Your password was changed.")
                 return redirect("portal:settings")
             except passwords.PasswordRejected as exc:
                 errors.extend(exc.messages)
@@ -157,14 +170,14 @@ def change_password(request: HttpRequest) -> HttpResponse:
 @login_required
 def students(request: HttpRequest) -> HttpResponse:
     account = request.portal_account
-    return render(
-        request, "portal/students.html", {"account": account, "students": visible_students(account)}
-    )
+    students = with_schools(account.district_id, visible_students(account))
+    return render(request, "portal/students.html", {"account": account, "students": students})
 
 
 @login_required
 @require_http_methods(["POST"])
 def sign_out_everywhere(request: HttpRequest) -> HttpResponse:
-    passwords.end_sessions(request.portal_account, actor="portal")
+    account = request.portal_account
+    passwords.end_sessions(account, actor="portal")
     log_out(request)
-    return redirect("portal:home")
+    return _logged_out(request, account.district, "You are logged out on every device.")
