@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, time
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -13,8 +14,27 @@ from schoolgate.accounts.overrides import OverrideRejected, remove_override, set
 from schoolgate.accounts.person_view import UnknownPerson, describe_person
 from schoolgate.accounts.transfer import TransferRejected, transfer_login
 from schoolgate.admins import roles
-from schoolgate.console.access import actor_of, admin_view, require_people
-from schoolgate.people.models import Override, OverrideField
+from schoolgate.console.access import actor_of, admin_view, require_people, scope_of
+from schoolgate.people.models import Override, OverrideField, Person, display_name
+
+
+def names_of(request: HttpRequest, codes: Iterable[str]) -> dict[str, str]:
+    """Display names, by SIS code, of the people named in `codes`: one query, scoped to the district.
+
+    Pages list people by code; a name beside it is what an admin recognises. Left out, so that the page shows
+    the code alone: people outside a school admin's schools (a name is more than the code they already see)
+    and people the SIS gives no name.
+    """
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    scope = scope_of(request)
+    people = Person.objects.filter(district=request.district) if scope is None else scope
+    rows = people.filter(district=request.district, sis_code__in=wanted).values_list(
+        "sis_code", "preferred_given_name", "given_name", "family_name"
+    )
+    names = {code: display_name(preferred, given, family, code) for code, preferred, given, family in rows}
+    return {code: name for code, name in names.items() if name != code}
 
 
 @admin_view(roles.VIEW_ACCOUNTS)
@@ -24,6 +44,10 @@ def person(request: HttpRequest, code: str, error: str = "") -> HttpResponse:
         data = describe_person(request.district, code)
     except UnknownPerson:
         raise Http404(f"no person {code}") from None
+    # Each link names the person at its other end by code only: add the name the admin knows them by.
+    names = names_of(request, [link.get("contact") or link.get("student") for link in data["links"]])
+    for link in data["links"]:
+        link["name"] = names.get(link.get("contact") or link.get("student"))
     return render(request, "console/person.html", {"data": data, "code": code, "fields": OverrideField.values,
                                                    "error": error}, status=400 if error else 200)  # fmt: skip
 
