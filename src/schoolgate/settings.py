@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "schoolgate.core.error_pages.MethodNotAllowedPageMiddleware",  # a form's address opened directly: a page
     "schoolgate.core.admission.OverloadMiddleware",  # past hashing capacity: 503 at once, not a time-out
     "axes.middleware.AxesMiddleware",  # last: it turns a lockout into the lockout response
 ]

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from schoolgate.accounts.bulk_jobs import ACTIONS, KIND
@@ -13,7 +14,7 @@ from schoolgate.accounts.models import Account, AccountState, RevokeReason
 from schoolgate.accounts.queries import InvalidFilter
 from schoolgate.admins import roles
 from schoolgate.console.access import actor_of, admin_view, school_limit, scope_of
-from schoolgate.console.queries import Filters, Page, account_page, matching
+from schoolgate.console.queries import ORDER, Filters, Page, account_page, matching
 from schoolgate.core.models import School
 from schoolgate.jobs.runner import create_job, run_job
 from schoolgate.people.models import PersonKind
@@ -27,9 +28,8 @@ def account_list(request: HttpRequest) -> HttpResponse:
     filters = Filters.from_query(request.GET)
     try:
         page = account_page(
-            request.district, filters, request.GET.get("after"), int(request.GET.get("per_page", 50)),
-            within=scope_of(request),
-        )  # fmt: skip
+            request.district, filters, request.GET.get("after"), _per_page(request), within=scope_of(request)
+        )
         error = ""
     except (InvalidFilter, ValueError) as exc:
         page, error = None, str(exc)
@@ -53,6 +53,14 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context, status=400 if error else 200)
 
 
+def _per_page(request: HttpRequest) -> int:
+    value = request.GET.get("per_page", "50")
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidFilter(f"“Per page” must be a whole number, not {value!r}") from None
+
+
 def _next_page_query(request: HttpRequest, filters: Filters, page: Page | None) -> str:
     """The next page's query string: the same filters, search and page size, after the last row shown."""
     if page is None or page.next_cursor is None:
@@ -69,9 +77,21 @@ def _selected(request: HttpRequest) -> tuple[list[int], Filters]:
     qs = matching(request.district, filters, scope_of(request))
     if request.POST.get("scope") != "all":
         qs = qs.filter(pk__in=[int(v) for v in request.POST.getlist("account") if v.isdigit()])
-    return list(
-        qs.order_by("person__family_name", "person__given_name").values_list("person_id", flat=True)
-    ), filters
+    # The account list's order, so that the confirmation shows the first accounts as the list showed them.
+    return list(qs.order_by(*ORDER).values_list("person_id", flat=True)), filters
+
+
+def _list_url(request: HttpRequest) -> str:
+    """The account list under the filters the form was sent from (its hidden fields carry them)."""
+    query = urlencode(Filters.from_query(request.POST).as_query())
+    return reverse("console:accounts", args=[request.district.slug]) + (f"?{query}" if query else "")
+
+
+def _back_to_list(request: HttpRequest, title: str, message: str) -> HttpResponse:
+    """A refused form: say why, with a link back to the list the admin came from rather than the dashboard."""
+    return render(request, "console/message.html", {
+        "title": title, "message": message, "back_url": _list_url(request), "back_label": "Back to the account list",
+    }, status=400)  # fmt: skip
 
 
 @admin_view(roles.ACT_ACCOUNTS)
@@ -79,23 +99,23 @@ def _selected(request: HttpRequest) -> tuple[list[int], Filters]:
 def account_action(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
     if action not in ACTIONS:
-        return render(
-            request,
-            "console/message.html",
-            {"title": "Choose an action", "message": "Pick an action."},
-            status=400,
-        )
+        return _back_to_list(request, "Choose an action", "Pick an action.")
     person_ids, filters = _selected(request)
     if not person_ids:
-        return render(request, "console/message.html", {"title": "Nothing selected",
-                      "message": "Tick at least one account, or choose “every match”."}, status=400)  # fmt: skip
+        return _back_to_list(request, "Nothing selected",
+                             "Tick at least one account, or choose “every account matching the filters”.")  # fmt: skip
     if request.POST.get("confirmed") != "yes":
-        shown = Account.objects.filter(person_id__in=person_ids[:SHOWN_IN_CONFIRMATION]).select_related(
-            "person"
+        shown = (
+            Account.objects.filter(
+                district=request.district, person_id__in=person_ids[:SHOWN_IN_CONFIRMATION]
+            )
+            .select_related("person")
+            .order_by(*ORDER)
         )
         return render(request, "console/confirm.html", {
             "action": action, "label": ACTIONS[action], "count": len(person_ids), "shown": shown,
             "more": max(0, len(person_ids) - SHOWN_IN_CONFIRMATION), "post": request.POST,
+            "cancel_url": _list_url(request),
         })  # fmt: skip
     job = create_job(
         request.district, kind=KIND, title=f"{ACTIONS[action]}: {len(person_ids)} account(s)",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, timedelta
 
 from django.core.paginator import Paginator
@@ -30,6 +29,8 @@ def doctor(request: HttpRequest) -> HttpResponse:
     params = request.POST if request.method == "POST" else request.GET
     ask = {k: (params.get(k) or "").strip() or None for k in ("username", "email", "person", "student")}
     report, applied, error = None, None, ""
+    # The form sends every field, filled in or not; a first visit sends none and is not an empty question.
+    sent = any(k in params for k in ask)
     if any(ask[k] for k in ("username", "email", "person")):
         who = next(k for k in ("person", "username", "email") if ask[k])
         try:
@@ -41,6 +42,8 @@ def doctor(request: HttpRequest) -> HttpResponse:
                 report = diagnose(request.district, **kwargs)
         except (UnknownSubject, FixRejected, IllegalTransition) as exc:
             error = str(exc)
+    elif sent:
+        error = "Enter a username, an e-mail address or a SIS code, then choose Diagnose."
     return render(request, "console/doctor.html", {"ask": ask, "report": report, "applied": applied, "error": error},
                   status=400 if error else 200)  # fmt: skip
 
@@ -68,12 +71,18 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     ):
         if request.GET.get(name):
             events = events.filter(**{field: request.GET[name].strip()})
-    for name, field in (("since", "at__date__gte"), ("until", "at__date__lte")):
-        value = request.GET.get(name)
-        if value:
-            # A malformed date filters nothing rather than failing the page.
-            with contextlib.suppress(ValueError):
-                events = events.filter(**{field: datetime.strptime(value, "%Y-%m-%d").date()})
+    for name, label, field in (("since", "From", "at__date__gte"), ("until", "To", "at__date__lte")):
+        value = (request.GET.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            day = datetime.strptime(value, "%Y-%m-%d").date()
+        except ValueError:
+            # Searching without the date would show events the admin asked to leave out: say so instead.
+            error = f"The “{label}” date must be written YYYY-MM-DD, for example 2025-09-01 (not “{value}”)."
+            return render(request, "console/audit.html", {"page": None, "params": request.GET, "error": error},
+                          status=400)  # fmt: skip
+        events = events.filter(**{field: day})
     page = Paginator(events.order_by("-at", "-id"), 50).get_page(request.GET.get("page"))
     return render(request, "console/audit.html", {"page": page, "params": request.GET})
 
