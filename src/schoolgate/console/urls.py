@@ -42,6 +42,7 @@ urlpatterns = [
     path("<slug:slug>/sync/<int:run_id>/", sync.run_detail, name="sync_run"),
     path("<slug:slug>/sync/<int:run_id>/decide/", sync.decide, name="sync_decide"),
     path("<slug:slug>/generate/", work.groups, name="groups"),
+    path("<slug:slug>/generate/new/", work.add_group, name="group_add"),
     path("<slug:slug>/generate/<int:group_id>/", work.preview, name="preview"),
     path("<slug:slug>/generate/<int:group_id>/start/", work.start, name="generate_start"),
     path("<slug:slug>/jobs/<int:job_id>/", work.job, name="job"),

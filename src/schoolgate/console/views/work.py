@@ -1,7 +1,9 @@
-"""Generating accounts and watching jobs: groups, preview, start, progress, report downloads."""
+"""Generating accounts and watching jobs: groups (and defining one), preview, start, progress, report
+downloads."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from django.conf import settings
@@ -11,20 +13,74 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from schoolgate.accounts import generation
-from schoolgate.accounts.models import AccountGroup
+from schoolgate.accounts import groups as group_rules
+from schoolgate.accounts.groups import GroupRejected, define_group
+from schoolgate.accounts.models import AccountGroup, PasswordMode, UsernameSource
 from schoolgate.admins import roles
-from schoolgate.console.access import actor_of, admin_view
+from schoolgate.console.access import actor_of, admin_view, school_limit
+from schoolgate.core.models import School
 from schoolgate.jobs.models import Job
 from schoolgate.jobs.views_data import describe_job
 
 PREVIEW_ROWS = 500
 
 
+# The New group form's fields as a first visit shows them (the command line's defaults).
+GROUP_FORM = {
+    "name": "", "audience": "contact", "grades": "", "usernames": UsernameSource.SCHEME,
+    "scheme": group_rules.DEFAULT_SCHEME, "max_length": str(group_rules.DEFAULT_MAX_LENGTH),
+    "passwords": PasswordMode.ACTIVATION, "must_change": "on", "min_length": str(group_rules.DEFAULT_MIN_LENGTH),
+}  # fmt: skip
+
+
+def _groups_page(request: HttpRequest, form: dict | None = None, errors: dict | None = None) -> HttpResponse:
+    """The groups and the New group form: blank, or as the admin sent it with what is wrong beside each field."""
+    schools = School.objects.filter(district=request.district, **school_limit(request))
+    context = {
+        "groups": AccountGroup.objects.filter(district=request.district),
+        "schools": schools.order_by("name", "sis_code").values_list("sis_code", "name"),
+        "form": form or {**GROUP_FORM, "schools": []},
+        "errors": errors or {},
+        "audiences": AccountGroup._meta.get_field("audience").choices,
+        "username_sources": UsernameSource.choices,
+        "password_modes": PasswordMode.choices,
+    }
+    return render(request, "console/groups.html", context, status=400 if errors else 200)
+
+
 @admin_view(roles.GENERATE)
 def groups(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "console/groups.html", {"groups": AccountGroup.objects.filter(district=request.district)}
-    )
+    return _groups_page(request)
+
+
+@admin_view(roles.GENERATE)
+@require_http_methods(["POST"])
+def add_group(request: HttpRequest) -> HttpResponse:
+    """Define a group from the New group form, then show its preview; or the form again, naming what is wrong."""
+    form = {key: request.POST.get(key, "").strip() for key in GROUP_FORM}
+    form["schools"] = request.POST.getlist("schools")
+    errors, lengths = {}, {}
+    for key in ("max_length", "min_length"):
+        try:
+            lengths[key] = int(form[key])
+        except ValueError:
+            errors[key] = "must be a whole number"
+    if form["must_change"] not in ("on", "off"):
+        errors["must_change"] = "choose on or off"
+    if not errors:
+        access = request.access
+        try:
+            group = define_group(
+                request.district, name=form["name"], audience=form["audience"], schools=form["schools"],
+                grades=re.split(r"[\s,]+", form["grades"]), usernames=form["usernames"], scheme=form["scheme"],
+                passwords=form["passwords"], must_change=form["must_change"] == "on", **lengths,
+                actor=actor_of(request), allowed_schools=access.school_codes if access.school_limited else None,
+            )  # fmt: skip
+        except GroupRejected as exc:
+            errors = exc.errors
+    if errors:
+        return _groups_page(request, form, errors)
+    return redirect("console:preview", slug=request.district.slug, group_id=group.pk)
 
 
 @admin_view(roles.GENERATE)
