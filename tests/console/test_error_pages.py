@@ -1,7 +1,7 @@
 """Error pages people see in a browser: a form's address opened directly (405), an address that leads nowhere
-(404) and a server fault (500) answer with a page in the site's style that says what happened and links
-somewhere useful; the JSON surfaces (/api/, /scim/, /oauth/) keep their own answers. Every page names an icon,
-so browsers do not ask for /favicon.ico.
+(404), a console page the admin's role does not allow (403) and a server fault (500) answer with a page in the
+site's style that says what happened and links somewhere useful; the JSON surfaces (/api/, /scim/, /oauth/) keep
+their own answers. Every page names an icon, so browsers do not ask for /favicon.ico.
 
 pytest-django runs with DEBUG off, as production does: only then does Django render 404.html and 500.html."""
 
@@ -91,6 +91,35 @@ def test_an_unknown_person_run_or_job_links_back_to_the_districts_console(admin,
     assert response.status_code == 404 and is_site_page(response)
     assert b"console.css" in response.content, "a console address gets the console's look"
     assert f"/console/{district.slug}/" in links(response)
+
+
+@pytest.mark.parametrize("path", ["accounts/", "people/k0/", "audit/"])
+def test_a_page_the_role_does_not_allow_says_so_and_links_back_to_the_districts_console(
+    client, district, cli, tmp_path, path
+):
+    cli("sync", district.slug, write_oneroster(tmp_path / "set", users=USERS, orgs=ORGS), "--json")
+    log_in_admin(client, make_admin(district, email="bill@example.org", role="billing"))
+    response = client.get(f"/console/{district.slug}/{path}")
+    assert response.status_code == 403 and is_site_page(response), response.content[:300]
+    assert b"console.css" in response.content, "a console address gets the console's look"
+    assert b"Not allowed" in response.content
+    assert b"Invoices (billing)" in response.content, "the refusal names the admin's role"
+    assert {f"/console/{district.slug}/", "/console/"} <= set(links(response)), "back to what they may use"
+
+
+def test_the_json_surfaces_keep_their_own_403(client, district, cli):
+    def token(scope: str) -> str:
+        created = cli("token", "create", district.slug, "--name", scope, "--level", "billing", "--scope", scope,
+                      "--json")  # fmt: skip
+        assert created.code == 0, created.stderr
+        return created.json["token"]
+
+    api = client.get("/api/v1/people", HTTP_AUTHORIZATION=f"Bearer {token('api')}")
+    assert api.status_code == 403 and api["Content-Type"].startswith("application/json")
+    assert api.json()["error"]["code"] == "forbidden"
+    scim = client.get(f"/scim/v2/{district.slug}/Users", HTTP_AUTHORIZATION=f"Bearer {token('scim')}")
+    assert scim.status_code == 403 and scim["Content-Type"].startswith("application/scim+json")
+    assert b"<html" not in scim.content.lower()
 
 
 def test_an_unknown_api_path_is_still_json(client, db):

@@ -7,6 +7,7 @@ functions must never produce, whatever path a future change takes.
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from schoolgate.core.models import District
 from schoolgate.people.models import Person
@@ -102,6 +103,11 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person.sis_code}: {self.state}"
+
+    @property
+    def locked_now(self) -> bool:
+        """The portal login is paused after repeated failures (authentication.py), and the pause still holds."""
+        return self.locked_until is not None and self.locked_until > timezone.now()
 
 
 class LinkPurpose(models.TextChoices):
