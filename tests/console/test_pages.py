@@ -266,6 +266,7 @@ def test_the_polled_job_page_says_done_only_with_the_report_links(admin, synced,
 def test_doctor_page_applies_a_fix(admin, synced):
     page = admin.get(f"/console/{synced.slug}/doctor/", {"person": "p1"})
     assert b"not_provisioned" in page.content and b"Apply fix" in page.content
+    assert b"schoolgate " not in page.content, "a fix the console applies needs no command line"
     applied = admin.post(f"/console/{synced.slug}/doctor/", {"person": "p1", "apply": "not_provisioned"})
     assert applied.status_code == 200 and b"Applied: provision" in applied.content
     assert Account.objects.get(person__sis_code="p1").state == "invited"
