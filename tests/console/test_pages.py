@@ -207,6 +207,7 @@ def test_generate_preview_job_report_and_notifications(admin, synced, cli):
     group_id = int(re.search(rb"/generate/(\d+)/", groups.content).group(1))
     preview = admin.get(f"/console/{synced.slug}/generate/{group_id}/")
     assert preview.status_code == 200 and preview.content.count(b"will be created") >= 4
+    assert b": 4 will be created, 0 already have one." in preview.content
     started = admin.post(f"/console/{synced.slug}/generate/{group_id}/start/")
     job_id = int(started["Location"].rstrip("/").split("/")[-1])
     from schoolgate.jobs.runner import run_job

@@ -88,8 +88,8 @@ def preview(request: HttpRequest, group_id: int) -> HttpResponse:
     group = get_object_or_404(AccountGroup, district=request.district, pk=group_id)
     rows = generation.preview(group, limit=PREVIEW_ROWS)
     counts = {
-        kind: sum(1 for r in rows if r.account == kind)
-        for kind in (generation.WILL_BE_CREATED, generation.EXISTS)
+        "created": sum(1 for r in rows if r.account == generation.WILL_BE_CREATED),
+        "exists": sum(1 for r in rows if r.account == generation.EXISTS),
     }
     total = generation.group_accounts(group).count()
     return render(
