@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -111,10 +112,20 @@ def jobs_of(request: HttpRequest) -> QuerySet[Job]:
     return jobs.filter(created_by=actor_of(request)) if request.access.school_limited else jobs
 
 
+def may_read_report(request: HttpRequest, job: Job) -> bool:
+    """A generation job's report lists the usernames it created and may hold the passwords it generated: only
+    admins who may generate accounts read it (seeing accounts, as an auditor may, is not enough)."""
+    return job.kind != generation.KIND or request.access.allows(roles.GENERATE)
+
+
 @admin_view(roles.VIEW_ACCOUNTS)
 def job(request: HttpRequest, job_id: int) -> HttpResponse:
     found = get_object_or_404(jobs_of(request), pk=job_id)
-    context = {"job": describe_job(found), "job_id": found.pk}
+    context = {
+        "job": describe_job(found),
+        "job_id": found.pk,
+        "may_read_report": may_read_report(request, found),
+    }
     template = "console/_job_progress.html" if request.htmx else "console/job.html"
     return render(request, template, context)
 
@@ -122,6 +133,10 @@ def job(request: HttpRequest, job_id: int) -> HttpResponse:
 @admin_view(roles.VIEW_ACCOUNTS)
 def report(request: HttpRequest, job_id: int, kind: str) -> FileResponse:
     found = get_object_or_404(jobs_of(request), pk=job_id)
+    if not may_read_report(request, found):
+        raise PermissionDenied(
+            "only admins who may generate accounts read this report: it may hold passwords"
+        )
     path = Path(found.report_pdf if kind == "pdf" else found.report_csv) if kind in ("pdf", "csv") else None
     reports_root = Path(settings.SCHOOLGATE_REPORTS_DIR).resolve()
     if path is None or not str(path) or not path.is_file() or reports_root not in path.resolve().parents:
