@@ -2,13 +2,15 @@
 
 Files go to SCHOOLGATE_REPORTS_DIR/<district>/job-<id>.{csv,pdf}. CSV cells that a spreadsheet would run as a
 formula (starting with = + - @, tab or CR) are neutralised with a leading apostrophe. The PDF uses the bundled
-DejaVu Sans (Latin, Greek, Cyrillic); names in scripts it lacks are shown transliterated, and the CSV keeps
-them as written.
+DejaVu Sans (Latin, Greek, Cyrillic and more); a name with a letter the font lacks is shown transliterated
+(checked against the font's own character map), and the CSV keeps it as written.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,9 +30,21 @@ def safe_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+@functools.cache
+def _drawable() -> frozenset[int]:
+    """The code points the bundled font has glyphs for (read once; fontTools comes with fpdf)."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(FONTS / "DejaVuSans.ttf") as font:
+        return frozenset(font.getBestCmap())
+
+
 def _pdf_text(value: object) -> str:
+    """The text as the PDF can draw it: as written when the font has every letter, else transliterated (a
+    missing glyph prints as nothing, which dropped Devanagari surnames from the hand-out)."""
     text = "" if value is None else str(value)
-    return text if all(ord(ch) < 0x2E80 for ch in text) else anyascii(text)
+    drawable = _drawable()
+    return text if all(ord(ch) in drawable for ch in text) else anyascii(text)
 
 
 def report_paths(job: Job) -> tuple[Path, Path]:
@@ -46,7 +60,10 @@ def write_reports(
     pdf_path, csv_path = report_paths(job)
     # Each file is written beside its final name and moved into place, so that a report already offered (a
     # cancelled job's, rewritten when it is resumed) is never seen half-written, even after a crash.
-    csv_temp, pdf_temp = (path.with_name(path.name + ".tmp") for path in (csv_path, pdf_path))
+    # The temporary names are unique, so that two writers never move each other's file away.
+    csv_temp, pdf_temp = (
+        path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp") for path in (csv_path, pdf_path)
+    )
     with csv_temp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(headers)

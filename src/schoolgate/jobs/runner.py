@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task
 
@@ -106,13 +108,18 @@ def run_job_task(job_id: int) -> None:
 
 def run_job(job_id: int, *, on_batch: Callable[[Job], None] | None = None) -> Job:
     """Work through the job's pending items; see the module docstring."""
+    now = timezone.now()
+    # Claim the job: only a queued one is taken, by one runner. The CLI's --wait and the console's small
+    # selections run a job in place while the worker was queued the same job too; without the claim both
+    # worked through it and wrote its report at once. A job a killed runner left running is queued again by
+    # resume_job; one cancelled before it started stays cancelled.
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=Coalesce(F("started_at"), Value(now)), heartbeat_at=now
+    )
     job = Job.objects.get(pk=job_id)
-    if job.status in (JobStatus.DONE, JobStatus.CANCELLED) and not job.cancel_requested:
+    if not claimed:
         return job
     kind = KINDS[job.kind]
-    Job.objects.filter(pk=job.pk).update(
-        status=JobStatus.RUNNING, started_at=job.started_at or timezone.now(), heartbeat_at=timezone.now()
-    )
     ending = JobStatus.DONE
     while True:
         job.refresh_from_db()
