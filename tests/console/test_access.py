@@ -161,7 +161,10 @@ def test_each_role_is_refused_what_it_may_not_do(client, a_and_b, role):
                 continue
             if pattern.name == "job_report" and roles.GENERATE not in allowed:
                 # The job here generates accounts: its report may hold passwords (test_job_reports.py).
-                assert response.status_code == 403, (role, "a generation report is for those who may generate")
+                assert response.status_code == 403, (
+                    role,
+                    "a generation report is for those who may generate",
+                )
                 continue
             assert response.status_code not in (403, 404), (role, pattern.name, response.status_code)
             reached += 1

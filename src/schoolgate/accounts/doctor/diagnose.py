@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db.models import Subquery
+from django.db.models.fields.json import KT
 
 from schoolgate.accounts.doctor.account_checks import (
     password_hint,
@@ -17,7 +21,8 @@ from schoolgate.accounts.doctor.link_checks import flagged_contact_checks, stude
 from schoolgate.accounts.doctor.model import ERROR, INFO, Finding, Fix
 from schoolgate.accounts.models import Account, AccountState
 from schoolgate.accounts.usernames import username_key
-from schoolgate.core.models import District
+from schoolgate.core.models import AuditEvent, District
+from schoolgate.core.sql import UnicodeUpper, upper_per_letter
 from schoolgate.people.models import Person, PersonKind
 
 
@@ -36,6 +41,32 @@ class Report:
                 "findings": [f.as_dict() for f in self.findings]}  # fmt: skip
 
 
+def account_for_username(district: District, username: str) -> Account | None:
+    """The account holding `username` in the district or, if none does, the one that last held it before
+    being revoked.
+
+    Revoking clears the username, so the only record of who held it is the `before` snapshot of the
+    account.revoked audit event; without this a revoked login looked up by username reads as a misspelling.
+    """
+    key = username_key(username.strip())
+    live = Account.objects.filter(district=district, username_key=key).select_related("person").first()
+    if live is not None:
+        return live
+    # SQL has no casefold on both engines, so the stored name and the typed one are compared upper-cased
+    # letter by letter (UnicodeUpper, the same on PostgreSQL and SQLite). The typed name is offered both as
+    # typed and as its username_key, so a case variant matches, and so does 'ß' typed for a stored 'ss'.
+    typed = unicodedata.normalize("NFKC", username.strip())
+    revoked = (
+        AuditEvent.objects.filter(district=district, action="account.revoked", target_type="account")
+        .alias(old_username=UnicodeUpper(KT("before__username")))
+        .filter(old_username__in={upper_per_letter(typed), upper_per_letter(key)})
+        .order_by("-at", "-id")
+        .values("target_id")[:1]
+    )
+    # One statement: the event is a subquery of the account lookup, both scoped to the district.
+    return Account.objects.filter(district=district, pk=Subquery(revoked)).select_related("person").first()
+
+
 def _subjects(district: District, username: str | None, email: str | None, code: str | None) -> list[Person]:
     people = Person.objects.filter(district=district).select_related("merged_into")
     if code is not None:
@@ -44,8 +75,7 @@ def _subjects(district: District, username: str | None, email: str | None, code:
             raise UnknownSubject(f"no person {code!r} in this district")
         return found
     if username is not None:
-        key = username_key(username.strip())
-        account = Account.objects.filter(district=district, username_key=key).select_related("person").first()
+        account = account_for_username(district, username)
         if account:
             return [account.person]
         # Not a login (yet): the SIS username or e-mail the person may be typing.

@@ -45,11 +45,16 @@ def admins(request: HttpRequest) -> HttpResponse:
 
 
 def _membership(request: HttpRequest) -> AdminMembership:
-    found = (
-        AdminMembership.objects.filter(district=request.district, pk=request.POST.get("membership") or 0)
-        .select_related("user", "district")
-        .first()
-    )
+    # The id comes from a form anyone can edit: one that is not a number names no admin, like an unknown one
+    # (filtering on it as is raises ValueError, a 500).
+    raw = request.POST.get("membership", "")
+    found = None
+    if raw.isascii() and raw.isdigit():
+        found = (
+            AdminMembership.objects.filter(district=request.district, pk=int(raw))
+            .select_related("user", "district")
+            .first()
+        )
     if found is None:
         raise Http404("no such admin in this district")
     return found
