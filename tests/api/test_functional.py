@@ -226,6 +226,7 @@ def test_bad_uploads_are_rejected_naming_the_file(alpha, api_for):
     assert fake.status_code == 400 and fake.json()["error"]["detail"]["field"] == "file"
     missing = api.post("/sync-runs")
     assert missing.status_code == 422 and missing.json()["error"]["detail"]["errors"][0]["field"] == "file"
+    assert missing.json()["error"]["message"] == "file in form: Field required"
     assert SyncRun.objects.count() == runs
 
 

@@ -70,6 +70,8 @@ def _where(loc: list | tuple) -> tuple[str, str]:
     """(location, field) of a pydantic error: ("query", "limit"), ("body", "codes.3"), …"""
     parts = [str(p) for p in loc]
     place = parts[0] if parts else "request"
+    if place == "file":  # ninja's name for an uploaded file's place; the client sent a multipart form
+        place = "form"
     # ninja nests body fields under the parameter name ("payload"); the client never sees that name.
     rest = parts[2:] if place == "body" and len(parts) > 2 else parts[1:]
     return place, ".".join(rest) or place
