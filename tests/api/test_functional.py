@@ -22,7 +22,7 @@ def alpha(cli, tmp_path, settings):
     return district, populate(cli, district, tmp_path, "a")
 
 
-def test_accounts_filter_and_cursor_pages(alpha, api_for):
+def test_accounts_filter_and_cursor_pages(alpha, api_for, cli, tmp_path):
     district, _ = alpha
     api = api_for(district)
     everyone = Account.objects.filter(district=district).count()
@@ -47,6 +47,10 @@ def test_accounts_filter_and_cursor_pages(alpha, api_for):
         .json()["items"][0]["person"]
         .startswith("asp")
     )
+    populate(cli, make_district("bravo", name="Bravo"), tmp_path, "b")  # its schools: bnorth, bsouth
+    for unknown in ("nowhere", "bnorth"):  # a school of no district, and one of another district
+        missing = api.get("/accounts", data={"school": unknown})
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found", unknown
     wrong = api.get("/accounts", data={"state": "asleep"})
     assert wrong.status_code == 422
     error = wrong.json()["error"]

@@ -34,6 +34,7 @@ from schoolgate.api.schemas import (
     TransferOut,
 )
 from schoolgate.console.queries import Filters, account_page
+from schoolgate.core.models import School
 
 router = Router(tags=["accounts"])
 ANSWERS = {ERROR_STATUSES: ErrorOut}
@@ -66,8 +67,11 @@ def list_accounts(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> AccountsPage:
     """Accounts in name order (family, given, code), filtered, one page at a time: the console's keyset query."""
-    if school and request.access.school_limited and school not in request.access.school_codes:
-        raise not_found("school", school)
+    if school and (
+        (request.access.school_limited and school not in request.access.school_codes)
+        or not School.objects.filter(district=request.district, sis_code=school).exists()
+    ):
+        raise not_found("school", school)  # an object named in a query is checked like one in the path
     filters = Filters(kind=kind, state=state, reason=reason, school=school, q=(q or "").strip())
     # The console's cursor is signed too; the API only passes it through (it never names a district).
     found = account_page(request.district, filters, cursor, limit, within=_scope(request))
