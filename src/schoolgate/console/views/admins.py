@@ -14,6 +14,7 @@ from schoolgate.admins.delegation import (
     invite_admin,
     remove_admin,
     request_primary_change,
+    role_label,
 )
 from schoolgate.admins.models import AdminInvitation, AdminMembership, PrimaryChangeRequest
 from schoolgate.console.access import actor_of, admin_view
@@ -25,15 +26,30 @@ def _page(request: HttpRequest, error: str = "", status: int = 200) -> HttpRespo
     service_levels = authz.service_levels(district).order_by("name")
     choices = [(key, name) for key, name in roles.ROLE_NAMES.items() if key != roles.PRIMARY]
     choices += [(roles.SERVICE_PREFIX + s.key, s.name) for s in service_levels]
+    # The labels the level select shows, for every role on the page; a service level removed since it was
+    # given falls back to its key (as the e-mails name it).
+    labels = dict(choices) | {roles.PRIMARY: roles.ROLE_NAMES[roles.PRIMARY]}
+    members = list(
+        AdminMembership.objects.filter(district=district).select_related("user").order_by("user__username")
+    )
+    invitations = list(
+        AdminInvitation.objects.filter(district=district, used_at=None, withdrawn_at=None).order_by(
+            "-created_at"
+        )
+    )
+    # One query names every school on the page; a code with no named school here shows as the code.
+    codes = {code for row in (*members, *invitations) for code in row.school_codes}
+    names = dict(School.objects.filter(district=district, sis_code__in=codes).values_list("sis_code", "name"))
     context = {
-        "members": AdminMembership.objects.filter(district=district).select_related("user").order_by("user__username"),
-        "invitations": AdminInvitation.objects.filter(district=district, used_at=None, withdrawn_at=None)
-        .order_by("-created_at"),
+        "members": [(m, labels.get(m.role) or role_label(m.role), [names.get(c) or c for c in m.school_codes])
+                    for m in members],
+        "invitations": [(i, labels.get(i.role) or role_label(i.role), [names.get(c) or c for c in i.school_codes])
+                        for i in invitations],
         "requests": PrimaryChangeRequest.objects.filter(district=district)[:10],
         "role_choices": choices,
-        "role_names": dict(choices) | {roles.PRIMARY: roles.ROLE_NAMES[roles.PRIMARY]},
-        "schools": School.objects.filter(district=district, org_type="school").order_by("name")
-        .values_list("sis_code", "name"),
+        # A list, not a queryset: every admin's row offers these schools, from one query.
+        "schools": list(School.objects.filter(district=district, org_type="school").order_by("name")
+                        .values_list("sis_code", "name")),
         "error": error,
     }  # fmt: skip
     return render(request, "console/admins.html", context, status=status)
@@ -70,9 +86,12 @@ def manage(request: HttpRequest) -> HttpResponse:
             invite_admin(request.district, post.get("email", ""), post.get("role", ""),
                          school_codes=post.getlist("schools"), actor=actor)  # fmt: skip
         elif action == "change":
-            change_role(
-                _membership(request), post.get("role", ""), school_codes=post.getlist("schools"), actor=actor
-            )
+            # The row's school picker is always in the form (no script needed) and preselected with the admin's
+            # schools, so it is read only for School admin: moving a school admin to another level must not
+            # be refused for the schools the form still carries.
+            role = post.get("role", "")
+            schools = post.getlist("schools") if role == roles.SCHOOL_ADMIN else []
+            change_role(_membership(request), role, school_codes=schools, actor=actor)
         elif action == "remove":
             remove_admin(_membership(request), actor=actor)
         elif action == "primary":

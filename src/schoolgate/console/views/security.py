@@ -32,6 +32,7 @@ from schoolgate.admins.delegation import (
     accept_invitation,
     create_admin_login,
     read_invitation,
+    role_label,
 )
 from schoolgate.console.access import actor_of, admin_view
 from schoolgate.core import admission, audit
@@ -188,8 +189,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
                 auth_login(request, login, backend="django.contrib.auth.backends.ModelBackend")
                 return redirect(reverse("console:mfa") + "?" + urlencode({"next": dashboard}))
             return redirect(dashboard)
-    return render(request, "console/invitation.html", {"invite": invite, "has_login": login is not None, "error": error},
-                  status=400 if error else 200)  # fmt: skip
+    context = {"invite": invite, "role_label": role_label(invite.role), "has_login": login is not None,
+               "error": error}  # fmt: skip
+    return render(request, "console/invitation.html", context, status=400 if error else 200)
 
 
 @admin_view(None)
