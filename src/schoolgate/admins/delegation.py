@@ -27,6 +27,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -119,7 +120,10 @@ def invite_admin(
             and AdminMembership.objects.filter(district=district, role=roles.PRIMARY).exists()
         ):
             raise AdminChangeRejected(f"{district.name} already has a Primary admin")
-        if AdminMembership.objects.filter(district=district, user__username=email).exists():
+        # By login name or by the e-mail on the login: the operator and logins made before e-mail became the
+        # login name carry another username, and inviting their address made a second login for one person.
+        members = AdminMembership.objects.filter(district=district)
+        if members.filter(Q(user__username=email) | Q(user__email__iexact=email)).exists():
             raise AdminChangeRejected(f"{email} is already an admin of {district.name}")
         now = timezone.now()
         AdminInvitation.objects.filter(
