@@ -58,7 +58,8 @@ def test_accounts_filter_and_cursor_pages(alpha, api_for, cli, tmp_path):
     assert error["detail"]["errors"][0]["value"] == "asleep"
     assert api.get("/accounts", data={"limit": 201}).status_code == 422
     forged = api.get("/accounts", data={"cursor": "not-a-cursor"})
-    assert forged.status_code == 400 and forged.json()["error"]["code"] == "invalid_filter"
+    assert forged.status_code == 400 and forged.json()["error"]["code"] == "invalid_cursor"
+    assert forged.json()["error"]["detail"] == {"field": "cursor"}, "as /people and every listing answer it"
 
 
 def test_people_and_links(alpha, api_for):

@@ -17,6 +17,10 @@ class InvalidFilter(ValueError):
     """A filter value that is not one of the known states, reasons or kinds."""
 
 
+class InvalidCursor(InvalidFilter):
+    """A page link (keyset cursor) this listing did not issue, or one that was altered."""
+
+
 @dataclass(frozen=True)
 class AccountRow:
     person: str

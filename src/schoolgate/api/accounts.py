@@ -16,6 +16,7 @@ from ninja import Query, Router
 from schoolgate.accounts import lifecycle
 from schoolgate.accounts.actions import ActionResult, provision_accounts, revoke_accounts
 from schoolgate.accounts.models import Account
+from schoolgate.accounts.queries import InvalidCursor
 from schoolgate.accounts.transfer import transfer_login
 from schoolgate.admins import roles
 from schoolgate.api.auth import needs, people_in_scope, require_people
@@ -74,7 +75,11 @@ def list_accounts(
         raise not_found("school", school)  # an object named in a query is checked like one in the path
     filters = Filters(kind=kind, state=state, reason=reason, school=school, q=(q or "").strip())
     # The console's cursor is signed too; the API only passes it through (it never names a district).
-    found = account_page(request.district, filters, cursor, limit, within=_scope(request))
+    try:
+        found = account_page(request.district, filters, cursor, limit, within=_scope(request))
+    except InvalidCursor:  # the same answer as every other listing's cursor (api/pagination.py)
+        raise ApiError(400, "invalid_cursor", "cursor in query is not a cursor this listing issued: start again "
+                       "without it", {"field": "cursor"}) from None  # fmt: skip
     prefetch_related_objects(found.rows, "successor")  # the page's rows come with their person already
     now = timezone.now()
     return AccountsPage(items=[_row(a, now) for a in found.rows],

@@ -15,7 +15,7 @@ from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 
 from schoolgate.accounts.models import Account
-from schoolgate.accounts.queries import InvalidFilter, account_queryset
+from schoolgate.accounts.queries import InvalidCursor, account_queryset
 from schoolgate.accounts.usernames import username_key
 from schoolgate.core import sql
 from schoolgate.core.models import District
@@ -132,7 +132,7 @@ def account_page(
         try:
             family, given, code = signing.loads(after, salt=CURSOR_SALT)
         except (signing.BadSignature, ValueError, TypeError):
-            raise InvalidFilter(
+            raise InvalidCursor(
                 "the page link is not valid any more: start again from the first page"
             ) from None
         # Row-value comparison: one index range scan, where an OR of three conditions might not be.
