@@ -59,6 +59,14 @@ def test_filters_and_pagination(scim):
         assert page["totalResults"] == everyone and page["itemsPerPage"] == 2 and page["startIndex"] == 2
         bad = http.get("/Users", params={"filter": "userName eq"})
         assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"
+        # Thousands of or-terms: a SCIM error, not a query the database refuses (a 500 on SQLite).
+        endless = " or ".join(['userName co "a"'] * 3000)
+        search = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": endless}
+        huge = http.post("/Users/.search", json=search)
+        assert huge.status_code == 400 and huge.json()["scimType"] == "invalidFilter", huge.text[:300]
+        assert "more than 50 comparisons" in huge.json()["detail"]
+        fifty = " or ".join(['userName eq "k1"'] * 50)
+        assert users(http, filter=fifty)["totalResults"] == 1, "50 is still a filter"
         unknown = http.get("/Users", params={"filter": 'title eq "x"'})
         assert unknown.status_code == 400 and "title" in unknown.json()["detail"]
 

@@ -53,9 +53,28 @@ _LOOKUPS = {
 }
 
 
+# A search names a few attributes. Thousands of terms joined by `or` only build a query that SQLite refuses
+# (its expression tree is at most 1,000 deep: a 500) or that PostgreSQL runs at no bounded cost.
+MAX_TERMS = 50
+
+
 def parse(expression: str) -> FilterNode:
-    """The filter's tree; a syntax error raises InvalidFilterException (400 invalidFilter)."""
-    return ScimFilter(expression).ast
+    """The filter's tree; a syntax error or too many comparisons raises InvalidFilterException (400)."""
+    tree = ScimFilter(expression).ast
+    if _terms(tree) > MAX_TERMS:
+        raise InvalidFilterException(detail=f"the filter has more than {MAX_TERMS} comparisons")
+    return tree
+
+
+def _terms(node: FilterNode) -> int:
+    """How many comparisons (and presence tests) a filter tree holds."""
+    if isinstance(node, LogicalExpr):
+        return sum(_terms(term) for term in node.terms)
+    if isinstance(node, Not):
+        return _terms(node.expr)
+    if isinstance(node, ValuePath):
+        return _terms(node.val_filter)
+    return 1
 
 
 def _key(attr_path: Any, sub: str | None = None) -> str:
