@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError, connection
 
 from schoolgate.core.models import District
 from schoolgate.core.scoping import UnknownDistrict, get_district
@@ -41,7 +42,11 @@ class SchoolgateCommand(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         as_json = options["json"]
         try:
-            document, render = self.run(**options)
+            try:
+                document, render = self.run(**options)
+            except DatabaseError:
+                _check_migrated()
+                raise
         except (InputRejected, UnknownDistrict) as exc:
             detail = getattr(exc, "detail", {})
             if as_json:
@@ -71,3 +76,15 @@ class SchoolgateCommand(BaseCommand):
         from rich.console import Console
 
         return Console(file=self.stderr._out)
+
+
+def _check_migrated() -> None:
+    """After a database error: an empty database (a command run before `migrate`, or from another folder, whose
+    var/ holds a new SQLite file) is said plainly instead of as a traceback about a missing table."""
+    if District._meta.db_table not in connection.introspection.table_names():
+        where = connection.settings_dict.get("NAME")
+        raise InputRejected(
+            f"the database ({where}) has no Schoolgate tables: run `schoolgate migrate` first, or point "
+            "SCHOOLGATE_DATABASE_URL / SCHOOLGATE_VAR_DIR at the database you meant",
+            {"database": str(where)},
+        )
