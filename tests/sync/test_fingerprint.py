@@ -112,20 +112,37 @@ def test_a_contact_role_change_reaches_links_declared_by_unchanged_students(cli,
     assert (link.relationship, link.portal_flag, link.flag_rule) == ("relative", False, "relatives-no-access")
 
 
-def test_fingerprints_do_not_depend_on_how_the_rows_are_sliced(tmp_path, monkeypatch):
-    """Rows are hashed a slice at a time (for memory); a person's fingerprint must not depend on the slice
-    size, or every stored fingerprint would differ the day the size changes."""
+def test_fingerprints_do_not_depend_on_how_a_persons_relations_are_found(tmp_path, monkeypatch):
+    """Relations and memberships split out of users.csv rows are grouped by line (cheaper than by code); a
+    person's fingerprint must be the same either way, or every stored fingerprint would differ the day a
+    set is grouped the other way."""
     from schoolgate.sync import fingerprint
     from schoolgate.sync.readers import read_snapshot
 
     users = base_users()
     snapshot = read_snapshot(write_oneroster(tmp_path / "set", users=users, orgs=ORGS))
     assert not snapshot.errors, snapshot.errors
+    assert fingerprint._split_from(snapshot.people, snapshot.relations)
 
-    whole = fingerprint.digests(snapshot)
-    monkeypatch.setattr(fingerprint, "ROW_HASH_SLICE", 4)
-    sliced = fingerprint.digests(snapshot)
+    by_line = fingerprint.digests(snapshot)
+    monkeypatch.setattr(fingerprint, "_split_from", lambda people, rows: False)
+    by_code = fingerprint.digests(snapshot)
 
-    assert whole.get_column("code").to_list() == [u["sourcedId"] for u in users]  # in the set's order
-    assert sliced.equals(whole)
-    assert whole.get_column("digest").n_unique() == whole.height  # distinct rows, distinct fingerprints
+    assert by_line.get_column("code").to_list() == [u["sourcedId"] for u in users]  # in the set's order
+    assert by_code.equals(by_line)
+    assert by_line.get_column("digest").n_unique() == by_line.height  # distinct rows, distinct fingerprints
+
+
+def test_a_value_moved_to_another_field_changes_the_fingerprint(tmp_path):
+    """Each column is hashed under its own seed, so swapping two fields' values is a change."""
+    from schoolgate.sync import fingerprint
+    from schoolgate.sync.readers import read_snapshot
+
+    def digest(given: str, family: str) -> int:
+        user = {"sourcedId": "m1", "role": "parent", "orgSourcedIds": "sch1"}
+        folder = write_oneroster(tmp_path / f"{given}-{family}", users=[{**user, "givenName": given,
+                                 "familyName": family}], orgs=ORGS)  # fmt: skip
+        return fingerprint.digests(read_snapshot(folder)).get_column("digest")[0]
+
+    assert digest("Ann", "Lee") != digest("Lee", "Ann")
+    assert digest("Ann", "Lee") == digest("Ann", "Lee")
