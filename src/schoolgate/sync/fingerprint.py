@@ -74,9 +74,7 @@ def _set_hashes(
     of 48-bit row hashes, so sums never overflow; 0 when the person owns none)."""
     key = "line" if by_line else owner
     sets = (
-        frame.lazy()
-        .group_by(key)
-        .agg((_row_hash(columns, SEED) // 65536).cast(pl.Int64).sum().alias(name))
+        frame.lazy().group_by(key).agg((_row_hash(columns, SEED) // 65536).cast(pl.Int64).sum().alias(name))
     )
     return people.join(
         sets, left_on="line" if by_line else "code", right_on=key, how="left", maintain_order="left"
