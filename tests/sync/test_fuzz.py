@@ -134,6 +134,31 @@ def test_values_the_database_cannot_hold_are_rejected_with_their_place(
     assert not Person.objects.filter(district=district).exists()
 
 
+def test_a_name_of_many_bytes_but_few_enough_characters_is_stored(district, tmp_path):
+    """Lengths are first compared in bytes (cheap); 255 characters of two bytes each still fit."""
+    name = "é" * 255
+    outcome = run_sync(district, write_oneroster(tmp_path / "set", users=[student("s1", givenName=name)],
+                                                 orgs=ORGS))  # fmt: skip
+    assert outcome.status == "applied", outcome.errors
+    assert Person.objects.get(district=district, sis_code="s1").given_name == name
+
+
+def test_a_nul_in_a_zipped_file_is_reported_with_its_place(district, tmp_path):
+    """The NUL search of the raw file must look at the extracted member, not skip it."""
+    import zipfile
+
+    folder = write_oneroster(tmp_path / "set", users=[student("s1"), student("s2", familyName="a\x00b")],
+                             orgs=ORGS)  # fmt: skip
+    archive = tmp_path / "set.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for item in folder.iterdir():
+            zf.write(item, item.name)
+    outcome = run_sync(district, archive)
+    assert outcome.status == "rejected"
+    assert [(e.file, e.line) for e in outcome.errors] == [("users.csv", 3)], outcome.errors
+    assert "NUL character" in outcome.errors[0].message
+
+
 @pytest.mark.parametrize(
     ("encoding", "message"), [("utf-16", "UTF-16"), ("cp1252", "Windows-1252"), ("latin-1", "Latin-1")]
 )

@@ -79,7 +79,7 @@ def _read(fs: FileSet, format: str, log: ProblemLog) -> Snapshot:
         if not format:
             return Snapshot(format="unknown")
     snapshot = read_sds(fs, log) if format == "sds" else read_oneroster(fs, log)
-    check_values(snapshot, log)
+    check_values(snapshot, log, fs.nul_free)
     return snapshot
 
 

@@ -17,6 +17,7 @@ Reading one file is three steps:
 from __future__ import annotations
 
 import csv
+import mmap
 import shutil
 import tempfile
 import zipfile
@@ -49,6 +50,7 @@ class FileSet:
     files: dict[str, Path | zipfile.ZipInfo] = field(default_factory=dict)
     archive: zipfile.ZipFile | None = None
     tmp: tempfile.TemporaryDirectory | None = None
+    _nul_free: dict[str, bool] = field(default_factory=dict)  # nul_free's answers, by file name
 
     @property
     def names(self) -> list[str]:
@@ -80,6 +82,29 @@ class FileSet:
                 log.error(name, None, None, f"could not be extracted from {self.label}: {exc}")
                 return None
         return target
+
+    def nul_free(self, name: str) -> bool:
+        """Is there no NUL byte anywhere in the named file? False for a file not read (or not extracted) yet.
+
+        One search of the raw bytes (memchr over a memory map: ~0.1 s for 500 MB), far cheaper than looking
+        into every value of every column."""
+        if name not in self._nul_free:
+            self._nul_free[name] = self._search_nul(name)
+        return self._nul_free[name]
+
+    def _search_nul(self, name: str) -> bool:
+        entry = self.files.get(name)
+        path = entry if isinstance(entry, Path) else Path(self.tmp.name) / name if self.tmp else None
+        if path is None or not path.is_file():
+            return False
+        try:
+            with path.open("rb") as handle:
+                if path.stat().st_size == 0:
+                    return True
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                    return data.find(b"\x00") < 0
+        except OSError:
+            return False
 
     def close(self) -> None:
         if self.archive is not None:
