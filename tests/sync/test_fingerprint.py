@@ -146,3 +146,61 @@ def test_a_value_moved_to_another_field_changes_the_fingerprint(tmp_path):
 
     assert digest("Ann", "Lee") != digest("Lee", "Ann")
     assert digest("Ann", "Lee") == digest("Ann", "Lee")
+
+
+def test_a_set_whose_fingerprints_all_match_is_not_compared_person_by_person(cli, db, tmp_path, monkeypatch):
+    """Nobody changed (here: the same people in another order): one pass of counts and sums over the stored
+    fingerprints decides it, without exporting them."""
+    from schoolgate.sync import fingerprint
+
+    district = make_district()
+    cli("sync", district.slug, write_oneroster(tmp_path / "a", users=base_users(), orgs=ORGS), "--json")
+
+    def export(*args, **kwargs):
+        raise AssertionError("the stored fingerprints were exported")
+
+    monkeypatch.setattr(fingerprint, "stored_digests", export)
+    reordered = write_oneroster(tmp_path / "b", users=base_users()[::-1], orgs=ORGS)
+    again = cli("sync", district.slug, reordered, "--json").json
+
+    assert again["status"] == "applied", again
+    assert again["counts"]["staged"] == {"people": 0, "unchanged": 31}
+
+
+def test_one_changed_fingerprint_among_as_many_people_is_compared_and_found(cli, db, tmp_path, monkeypatch):
+    from schoolgate.sync import fingerprint
+
+    district = make_district()
+    cli("sync", district.slug, write_oneroster(tmp_path / "a", users=base_users(), orgs=ORGS), "--json")
+    exported = []
+    export = fingerprint.stored_digests
+    monkeypatch.setattr(fingerprint, "stored_digests", lambda *a: exported.append(1) or export(*a))
+    users = base_users()
+    users[1]["email"] = "changed@example.org"  # the same number of people, one of them changed
+
+    again = cli("sync", district.slug, write_oneroster(tmp_path / "b", users=users, orgs=ORGS), "--json").json
+
+    assert exported, "the sums differ: compared person by person"
+    assert again["counts"]["staged"] == {"people": 1, "unchanged": 30}
+
+
+def test_the_sums_are_exact_on_the_database_for_fingerprints_of_either_sign(db, tmp_path):
+    """SQL and polars split each fingerprint into the same high and low halves, negative ones included."""
+    import polars as pl
+    from django.db import connection
+
+    from schoolgate.people.models import Person
+    from schoolgate.sync import fingerprint
+
+    district = make_district()
+    values = [-(2**63), -5_000_000_000, -1, 0, 1, 2**32, 2**63 - 1]
+    Person.objects.bulk_create(
+        Person(district=district, sis_code=f"p{i}", kind="contact", in_sis=True, sis_digest=value)
+        for i, value in enumerate(values)
+    )
+    new = pl.DataFrame({"code": [f"p{i}" for i in range(len(values))], "digest": values[::-1]})
+    with connection.cursor() as cursor:
+        assert fingerprint._all_as_stored(cursor, district, new)
+        changed = new.with_columns(pl.when(pl.col("digest") == 0).then(2).otherwise("digest").alias("digest"))
+        assert not fingerprint._all_as_stored(cursor, district, changed)
+        assert not fingerprint._all_as_stored(cursor, district, new.head(6)), "one person fewer"
