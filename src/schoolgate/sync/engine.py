@@ -121,8 +121,13 @@ def run_sync(
         )
     step("read")
     # A set the district has already applied, sent again unchanged, is not read at all (sync/resent.py).
-    key = None if full else resent.content_key(path, format=format, tolerant=tolerant, seed=fingerprint.SEED)
-    known = resent.lookup(district, key)
+    options = {"format": format, "tolerant": tolerant, "seed": fingerprint.SEED}
+    key = None if full else resent.content_key(path, **options)
+
+    def exact_key() -> str | None:
+        return resent.content_key(path, **options, exact=True)
+
+    known = resent.lookup(district, key, exact_key)
     while True:
         snapshot = (
             resent.nothing_to_stage(known)
@@ -135,7 +140,7 @@ def run_sync(
             outcome.status, outcome.errors = SyncStatus.REJECTED.value, list(snapshot.errors)
             return _finish(run, outcome)
         work = _Work(snapshot, key, known, dry_run=dry_run, confirm=confirm, full=full, step=step,
-                     confirming=confirming)  # fmt: skip
+                     confirming=confirming, exact_key=exact_key)  # fmt: skip
         try:
             with transaction.atomic():
                 _apply(district, work, outcome, run)
@@ -164,6 +169,7 @@ class _Work:
     full: bool
     step: Callable[[str], None]
     confirming: int | None = None  # the held run being confirmed
+    exact_key: Callable[[], str | None] = lambda: None  # the set's key by its bytes (resent.content_key)
 
 
 def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun | None) -> None:
@@ -278,9 +284,18 @@ def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun |
         f"SELECT id AS account_id FROM {account} WHERE district_id = %s AND person_id IN ({people})",
         [district.pk] if scope else [district.pk, district.pk],
     )
+    # Warnings that name lines hold for these bytes only; the same rows in another order are numbered anew.
+    exact = ""
+    if work.key and bulk_people and any(w.file and w.line for w in outcome.warnings):
+        exact = work.known.exact_key if work.known else work.exact_key() or ""
     with connection.cursor() as cursor:
         resent.record(
-            cursor, district, work.key if bulk_people else None, run.pk if run else None, work.known
+            cursor,
+            district,
+            work.key if bulk_people else None,
+            run.pk if run else None,
+            work.known,
+            exact_key=exact,
         )
     outcome.status = SyncStatus.APPLIED.value
     if confirm and run is not None:

@@ -51,8 +51,10 @@ class AppliedSet(models.Model):
     district locked; a run that applied no bulk set of people removes it."""
 
     district = models.OneToOneField(District, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    # SHA-256 of the set's file names and bytes, with the options and code versions that read it.
+    # SHA-256 of the set's file names and contents (a CSV file's rows in any order), with the options and code
+    # versions that read it; and of the exact bytes, kept only when the run's warnings name lines of its files.
     content_key = models.CharField(max_length=64)
+    exact_key = models.CharField(max_length=64, blank=True, default="")
     run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+")
     # Counts and sums over the people's stored fingerprints when the set was applied (resent.people_check).
     people_check = models.CharField(max_length=200)
