@@ -112,10 +112,10 @@ def test_a_contact_role_change_reaches_links_declared_by_unchanged_students(cli,
     assert (link.relationship, link.portal_flag, link.flag_rule) == ("relative", False, "relatives-no-access")
 
 
-def test_fingerprints_do_not_depend_on_how_a_persons_relations_are_found(tmp_path, monkeypatch):
-    """Relations and memberships split out of users.csv rows are grouped by line (cheaper than by code); a
-    person's fingerprint must be the same either way, or every stored fingerprint would differ the day a
-    set is grouped the other way."""
+def test_fingerprints_do_not_depend_on_how_they_are_computed(tmp_path, monkeypatch):
+    """Relations and memberships split out of users.csv rows are grouped by line (cheaper than by code), and
+    rows are hashed a slice at a time; a person's fingerprint must be the same either way, or every stored
+    fingerprint would differ the day a set is grouped or sliced otherwise."""
     from schoolgate.sync import fingerprint
     from schoolgate.sync.readers import read_snapshot
 
@@ -126,6 +126,7 @@ def test_fingerprints_do_not_depend_on_how_a_persons_relations_are_found(tmp_pat
 
     by_line = fingerprint.digests(snapshot)
     monkeypatch.setattr(fingerprint, "_split_from", lambda people, rows: False)
+    monkeypatch.setattr(fingerprint, "ROW_HASH_SLICE", 4)  # and rows hashed a few at a time (for memory)
     by_code = fingerprint.digests(snapshot)
 
     assert by_line.get_column("code").to_list() == [u["sourcedId"] for u in users]  # in the set's order
@@ -133,8 +134,24 @@ def test_fingerprints_do_not_depend_on_how_a_persons_relations_are_found(tmp_pat
     assert by_line.get_column("digest").n_unique() == by_line.height  # distinct rows, distinct fingerprints
 
 
+def test_fingerprints_are_those_the_district_stored(tmp_path):
+    """A change to how fingerprints are computed makes every person of every district differ once: the next
+    sync restages everyone and announces every account as changed to SCIM targets and webhooks. So it must
+    be deliberate (a new SEED), never a side effect of a refactoring: these values were stored by earlier
+    releases (polars as pinned by the lock file)."""
+    from schoolgate.sync import fingerprint
+    from schoolgate.sync.readers import read_snapshot
+
+    snapshot = read_snapshot(write_oneroster(tmp_path / "set", users=base_users(), orgs=ORGS))
+    assert fingerprint.SEED == 20261122
+    assert fingerprint.digests(snapshot).head(3).rows() == [
+        ("s0", 3591371830896667709),
+        ("m0", 8081314816553704770),
+        ("d0", 2175635678900128489),
+    ]
+
+
 def test_a_value_moved_to_another_field_changes_the_fingerprint(tmp_path):
-    """Each column is hashed under its own seed, so swapping two fields' values is a change."""
     from schoolgate.sync import fingerprint
     from schoolgate.sync.readers import read_snapshot
 
@@ -149,7 +166,7 @@ def test_a_value_moved_to_another_field_changes_the_fingerprint(tmp_path):
 
 
 def test_a_set_whose_fingerprints_all_match_is_not_compared_person_by_person(cli, db, tmp_path, monkeypatch):
-    """Nobody changed (here: the same people in another order): one pass of counts and sums over the stored
+    """Nobody changed (here only a school's name did): one pass of counts and sums over the stored
     fingerprints decides it, without exporting them."""
     from schoolgate.sync import fingerprint
 
@@ -160,8 +177,9 @@ def test_a_set_whose_fingerprints_all_match_is_not_compared_person_by_person(cli
         raise AssertionError("the stored fingerprints were exported")
 
     monkeypatch.setattr(fingerprint, "stored_digests", export)
-    reordered = write_oneroster(tmp_path / "b", users=base_users()[::-1], orgs=ORGS)
-    again = cli("sync", district.slug, reordered, "--json").json
+    renamed = [{**ORGS[0], "name": "North High"}, ORGS[1]]
+    again = cli("sync", district.slug, write_oneroster(tmp_path / "b", users=base_users(), orgs=renamed),
+                "--json").json  # fmt: skip
 
     assert again["status"] == "applied", again
     assert again["counts"]["staged"] == {"people": 0, "unchanged": 31}
