@@ -170,12 +170,35 @@ def fresh_sqlite(var_dir: Path) -> Database:
 
 
 def cli_env(database: Database, var_dir: Path) -> dict[str, str]:
-    """The child environment: ours, minus any database setting we did not choose, plus the database's."""
+    """The child environment: ours, minus any database setting we did not choose, plus the database's.
+
+    Also minus what importing polars wrote into ours: polars sets `_RJEM_MALLOC_CONF` (its allocator's
+    defaults) in the environment of the process that imports it, and a child would inherit that instead of
+    choosing its own — `schoolgate` returns freed memory at once unless told otherwise, which a shell that
+    never imported polars leaves it to do. The allocator setting this runner was started with (if any) is
+    passed on unchanged."""
     env = {k: v for k, v in os.environ.items() if k not in {"SCHOOLGATE_DATABASE_URL", "SCHOOLGATE_VAR_DIR"}}
+    env.pop(ALLOCATOR_SETTING, None)
+    if (started_with := started_environment().get(ALLOCATOR_SETTING)) is not None:
+        env[ALLOCATOR_SETTING] = started_with
     # The CLI keeps its secret key and files in the var folder; keep them out of the developer's var/.
     env["SCHOOLGATE_VAR_DIR"] = str(var_dir)
     env.update(database.env)
     return env
+
+
+ALLOCATOR_SETTING = "_RJEM_MALLOC_CONF"
+
+
+def started_environment() -> dict[str, str]:
+    """The environment this process was started with, before anything it imported changed it (Linux:
+    /proc/self/environ; elsewhere the current one)."""
+    try:
+        raw = Path("/proc/self/environ").read_bytes()
+    except OSError:
+        return dict(os.environ)
+    pairs = (item.partition(b"=") for item in raw.split(b"\0") if item)
+    return {key.decode(errors="replace"): value.decode(errors="replace") for key, _, value in pairs}
 
 
 def machine_info() -> dict[str, str]:

@@ -7,6 +7,8 @@ peak memory, P, database creation, and a whole `sync` run against a stand-in `sc
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -216,23 +218,19 @@ def test_sync_benchmark_end_to_end_with_a_stand_in_cli(tmp_path):
         "initial import",
         "no-change re-sync, the same files",
         "no-change re-sync, re-exported (rows in another order)",
+        "no-change re-sync, re-exported (every field quoted)",
         "1% churn re-sync",
     ]
-    initial, same, reexported, churn = result.steps[2:]
-    assert (initial.max_ratio, same.max_ratio, reexported.max_ratio, churn.max_ratio) == (
-        10.0,
-        5.0,
-        5.0,
-        None,
-    )
-    assert initial.counts == {"users": 300 + 600 + 25}
+    initial, same, reexported, requoted, churn = result.steps[2:]
+    assert [s.max_ratio for s in (initial, same, reexported, requoted, churn)] == [10.0, 5.0, 5.0, 5.0, None]
+    assert initial.counts == reexported.counts == requoted.counts == {"users": 300 + 600 + 25}
     assert all(s.peak_rss_mib and s.peak_rss_mib > 10 for s in result.steps[2:])
     assert result.targets_apply_to == "PostgreSQL at 1,000,000 students"
     calls = [
         json.loads(line) for line in (tmp_path / "scratch" / "var" / "calls.jsonl").read_text().splitlines()
     ]
-    assert [c["args"][0] for c in calls] == ["migrate", "district", "sync", "sync", "sync", "sync"]
-    assert [Path(c["args"][2]).name for c in calls[2:]] == ["base", "base", "reexport", "churn"]
+    assert [c["args"][0] for c in calls] == ["migrate", "district", "sync", "sync", "sync", "sync", "sync"]
+    assert [Path(c["args"][2]).name for c in calls[2:]] == ["base", "base", "reexport", "requoted", "churn"]
     assert calls[1]["args"] == ["district", "add", "bench", "Bench District"]
     assert calls[-1]["args"][-2:] == ["--json", "--confirm"]
     assert all(c["db"] is None for c in calls)  # SQLite: no database URL leaks in from the environment
@@ -265,3 +263,24 @@ def test_sync_benchmark_needs_the_cli(tmp_path):
     )
     with pytest.raises(BenchFailure, match="not found"):
         run_sync(ctx)
+
+
+def test_children_choose_their_own_allocator_settings(tmp_path):
+    """Importing polars writes its allocator defaults into the runner's environment; a child must not inherit
+    them (the `schoolgate` command sets its own), but keeps what the runner itself was started with."""
+    bench = Path(__file__).resolve().parent
+    show = (
+        f"import sys; sys.path.insert(0, {str(bench)!r}); import polars, pathlib; "
+        "from harness import cli_env, Database; "
+        "print(repr(cli_env(Database(kind='sqlite'), pathlib.Path('.')).get('_RJEM_MALLOC_CONF')))"
+    )
+    base = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+
+    def child_setting(**extra: str) -> str:
+        run = subprocess.run(
+            [sys.executable, "-c", show], env={**base, **extra}, capture_output=True, text=True, check=True
+        )
+        return run.stdout.strip()
+
+    assert child_setting() == "None", "polars' own defaults are not passed on"
+    assert child_setting(_RJEM_MALLOC_CONF="narenas:2") == "'narenas:2'", "the runner's own setting is"
