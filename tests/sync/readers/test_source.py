@@ -199,6 +199,40 @@ def test_comma_inside_quotes_is_not_a_field_separator(tmp_path):
     assert rows(snapshot.relations, "declarer_code", "other_code") == [("s1", "p1"), ("s1", "p2")]
 
 
+def quoted(line: str) -> str:
+    """The line as a writer that quotes every field writes it."""
+    return ",".join(f'"{value}"' for value in next(__import__("csv").reader([line])))
+
+
+def test_a_file_with_every_field_quoted_reads_as_the_same_values(tmp_path):
+    lines = [USERS_HEADER, user_line("s1", agents='"p1,p2"'), user_line("p1", role="parent"), user_line("p2")]
+    plain = ok(read_snapshot(set_with_users(tmp_path / "a", ("\n".join(lines) + "\n").encode())))
+    every = ok(read_snapshot(set_with_users(tmp_path / "b", ("\n".join(map(quoted, lines)) + "\n").encode())))
+    assert every.people.equals(plain.people) and every.relations.equals(plain.relations)
+    assert every.memberships.equals(plain.memberships)
+
+
+def test_quoted_lines_with_a_missing_or_an_extra_field_are_found(tmp_path):
+    """Counted from what the parse found inside quotes: a line whose commas add up only because one sits
+    inside a quoted value still lacks a field."""
+    fields = next(__import__("csv").reader([user_line("s2")]))
+    missing = ",".join(f'"{v}"' for v in [*fields[:8], "Ada, Countess", *fields[10:]])  # familyName dropped
+    extra = ",".join(f'"{v}"' for v in [*fields, "extra, more"])
+    lines = [USERS_HEADER, quoted(user_line("s1")), missing, extra, quoted(user_line("s4"))]
+    assert lines[2].count(",") == 17, "as many commas as a good line"
+    snapshot = read_snapshot(set_with_users(tmp_path, ("\n".join(lines) + "\n").encode()))
+    assert where(snapshot.errors) == [("users.csv", 3, None), ("users.csv", 4, None)]
+    assert "17 fields but the header has 18" in snapshot.errors[0].message
+    assert "19 fields but the header has 18" in snapshot.errors[1].message
+    assert rows(snapshot.people, "code", "line") == [("s1", 2), ("s4", 5)]
+
+
+def test_quotes_inside_an_unquoted_field_are_read_as_the_csv_module_reads_them(tmp_path):
+    lines = [USERS_HEADER, user_line("s1", given='Ada "The Countess" L')]
+    snapshot = ok(read_snapshot(set_with_users(tmp_path, ("\n".join(lines) + "\n").encode())))
+    assert person(snapshot, "s1")["given_name"] == 'Ada "The Countess" L'
+
+
 def test_blank_lines_are_skipped_and_line_numbers_stay_physical(tmp_path):
     lines = [USERS_HEADER, "", user_line("s1"), "", "", user_line("s2"), ""]
     snapshot = ok(read_snapshot(set_with_users(tmp_path, ("\n".join(lines) + "\n").encode())))

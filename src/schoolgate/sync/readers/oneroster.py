@@ -23,7 +23,7 @@ from schoolgate.sync.readers.base import (
 )
 from schoolgate.sync.readers.manifest import MANIFEST, Manifest, read_manifest
 from schoolgate.sync.readers.problems import ProblemLog, quote
-from schoolgate.sync.readers.source import FileSet, load_table
+from schoolgate.sync.readers.source import FileSet
 from schoolgate.sync.readers.spec import (
     EXTENSION_PREFIX,
     HEADER_TYPOS,
@@ -38,6 +38,7 @@ from schoolgate.sync.readers.spec import (
     USERS_121,
     split_list,
 )
+from schoolgate.sync.readers.table import load_table
 
 ORGS_FILE, USERS_FILE, ROLES_FILE = "orgs.csv", "users.csv", "roles.csv"
 EMPTY_HINT = " (leave the file out and mark it 'absent' in manifest.csv)"

@@ -26,7 +26,7 @@ from schoolgate.sync.readers.base import (
     Snapshot,
 )
 from schoolgate.sync.readers.problems import ProblemLog, quote
-from schoolgate.sync.readers.source import FileSet, load_table
+from schoolgate.sync.readers.source import FileSet
 from schoolgate.sync.readers.spec import (
     SDS_IGNORED_ROLES,
     SDS_ORGS_OPTIONAL,
@@ -40,6 +40,7 @@ from schoolgate.sync.readers.spec import (
     SDS_USERS_REQUIRED,
     sds_kind,
 )
+from schoolgate.sync.readers.table import load_table
 
 FORMAT = "sds-2.1"
 ORGS_FILE, USERS_FILE, ROLES_FILE, RELATIONSHIPS_FILE = (

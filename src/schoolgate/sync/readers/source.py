@@ -1,17 +1,8 @@
-"""Getting at the files of an SIS set and reading one CSV file into a frame of strings, with located problems.
+"""Getting at the files of an SIS set: a folder or a .zip, its files by name, their header lines and encoding.
 
 A set is a folder or a .zip whose files sit at its root. Zip members are extracted to a temporary directory on
-first use, so a large export is never held in memory and polars can memory-map each file.
-
-Reading one file is three steps:
-
-1. the header line, read by hand (it decides which columns exist and how they are named);
-2. a structure scan: one streaming polars pass over the raw lines that finds, without a Python loop over
-   rows, every line that is blank, has the wrong number of fields, has an odd number of double quotes (a
-   quoted field that runs over the line end, or a stray quote) or a carriage return inside it; invalid UTF-8
-   makes that pass fail, and only then is the file walked in Python to find the offending line;
-3. the real parse: `pl.read_csv` of the needed columns only, all as strings. Because step 2 proved that no
-   record spans lines, data row i sits on physical line i + 2.
+first use, so a large export is never held in memory and polars can memory-map each file. Reading one file
+into a frame is `table.py`.
 """
 
 from __future__ import annotations
@@ -20,11 +11,8 @@ import csv
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-
-import polars as pl
 
 from schoolgate.sync.readers.problems import ProblemLog, quote
 
@@ -32,9 +20,6 @@ BOM = b"\xef\xbb\xbf"
 # Folders and files that archivers and desktops add and that are never part of the set.
 JUNK_DIRS = ("__MACOSX",)
 HEADER_READ_LIMIT = 1 << 20
-# The structure scan splits the file on this byte only, so each physical line becomes one string. It is a
-# control character no CSV export contains; if one does, the scan falls back to the csv module.
-RAW_SEPARATOR = "\x1f"
 NUL_SEARCH_CHUNK = 1 << 24
 
 
@@ -200,7 +185,7 @@ def open_fileset(path: Path, log: ProblemLog) -> FileSet | None:
     return FileSet(label, files, archive, tempfile.TemporaryDirectory(prefix="schoolgate-sis-"))
 
 
-# -- reading one CSV file ------------------------------------------------------------------------------------
+# -- encoding and header -------------------------------------------------------------------------------------
 
 
 def _utf8_problem(path: Path) -> tuple[int, str] | None:
@@ -278,275 +263,3 @@ def read_header(path: Path, file: str, log: ProblemLog) -> list[str] | None:
 def parse_line(text: str) -> list[str]:
     """The fields of one CSV line that is known to hold no line break and balanced quotes."""
     return next(csv.reader([text]))
-
-
-@dataclass
-class Anomaly:
-    """A line the structure scan flagged."""
-
-    line: int
-    kind: str  # blank | ragged | span | quote | cr | unreadable
-    fields: int = 0
-    end: int = 0  # for span: the line where the record ends
-    snippet: str = ""
-
-
-def _scan_polars(path: Path, n_fields: int) -> tuple[int, list[Anomaly]]:
-    """The vectorised structure scan; raises polars errors (invalid UTF-8, separator byte present)."""
-    lines = pl.scan_csv(
-        path,
-        glob=False,  # a folder named "Export [2024]" is a path, not a pattern
-        has_header=False,
-        separator=RAW_SEPARATOR,
-        quote_char=None,
-        infer_schema=False,
-        new_columns=["raw"],
-        empty_string_is_null=True,
-    )
-    raw = pl.col("raw")
-    quotes = raw.str.count_matches('"', literal=True)
-    # Commas inside quoted segments do not separate fields, so quoted segments are cut out before counting;
-    # `"a""b"` is two adjacent segments, so escaped quotes come out right too. (Not limited to lines with
-    # quotes by a when/then: polars evaluates both branches on every line, so that was slower.)
-    commas = raw.str.replace_all('"[^"]*"', "").str.count_matches(",", literal=True)
-    flagged = (
-        lines.with_row_index("i")
-        .filter(pl.col("i") > 0)
-        .filter(
-            raw.is_null()
-            | (commas != n_fields - 1)
-            | (quotes % 2 == 1)
-            | raw.str.contains("\r", literal=True)
-        )
-        .select(
-            line=pl.col("i").cast(pl.Int64) + 1,
-            blank=raw.is_null(),
-            fields=commas.cast(pl.Int64) + 1,
-            odd=(quotes % 2 == 1),
-            cr=raw.str.contains("\r", literal=True),
-            snippet=raw.str.slice(0, 80),
-        )
-        .collect(engine="streaming")
-    )
-    total = lines.select(pl.len()).collect().item()
-    anomalies: list[Anomaly] = []
-    # Error path only: this frame holds just the flagged lines, normally none.
-    for row in flagged.iter_rows(named=True):
-        if row["blank"]:
-            anomalies.append(Anomaly(row["line"], "blank"))
-        elif row["odd"]:
-            anomalies.append(Anomaly(row["line"], "quote", row["fields"], snippet=row["snippet"]))
-        else:
-            if row["cr"]:
-                anomalies.append(Anomaly(row["line"], "cr", snippet=row["snippet"]))
-            if row["fields"] != n_fields:
-                anomalies.append(Anomaly(row["line"], "ragged", row["fields"], snippet=row["snippet"]))
-    return total, anomalies
-
-
-def _scan_python(path: Path, n_fields: int) -> tuple[int, list[Anomaly]]:
-    """The same scan with the csv module, record by record (error path: slow, but exact about quotes)."""
-    anomalies: list[Anomaly] = []
-    current = {"line": 0, "text": ""}
-
-    def physical_lines() -> Iterator[str]:
-        with path.open("rb") as handle:
-            # Iterating a binary file splits on LF only, so a lone CR stays inside its line, as in polars.
-            for number, data in enumerate(handle, 1):
-                if number == 1 and data.startswith(BOM):
-                    data = data[len(BOM) :]
-                current["line"], current["text"] = number, data.decode("utf-8", errors="replace")
-                yield current["text"]
-
-    reader = csv.reader(physical_lines(), strict=False)
-    start = 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            anomalies.append(Anomaly(current["line"], "unreadable", snippet=str(exc)))
-            break
-        end, text = current["line"], current["text"]
-        if start > 1:
-            body = text.rstrip("\n").removesuffix("\r")
-            if end > start:
-                anomalies.append(Anomaly(start, "span", end=end))
-            elif not record:
-                anomalies.append(Anomaly(start, "blank"))
-            elif body.count('"') % 2:
-                anomalies.append(Anomaly(start, "quote", len(record), snippet=body[:80]))
-            else:
-                if "\r" in body:
-                    anomalies.append(Anomaly(start, "cr", snippet=body[:80]))
-                if len(record) != n_fields:
-                    anomalies.append(Anomaly(start, "ragged", len(record), snippet=body[:80]))
-        start = end + 1
-    return current["line"], anomalies
-
-
-@dataclass
-class Structure:
-    lines: int  # physical lines, header included
-    skip: set[int]  # lines that are not data rows (blank, or with the wrong number of fields)
-    blank: int
-
-
-def scan_structure(path: Path, file: str, n_fields: int, log: ProblemLog) -> Structure | None:
-    """Check line structure; None when the file cannot be parsed reliably (the errors are in `log`)."""
-    try:
-        total, anomalies = _scan_polars(path, n_fields)
-    except pl.exceptions.PolarsError as exc:
-        if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
-            report_utf8(path, file, log)
-            return None
-        total, anomalies = _scan_python(path, n_fields)
-    else:
-        if any(a.kind == "quote" for a in anomalies):
-            # An odd number of quotes on a line is either a quoted field running over the line end or a
-            # stray quote; only the csv module can tell which, so re-scan for exact messages.
-            total, anomalies = _scan_python(path, n_fields)
-    fatal = False
-    skip: set[int] = set()
-    blank = 0
-    for a in anomalies:
-        if a.kind == "blank":
-            skip.add(a.line)
-            blank += 1
-        elif a.kind == "span":
-            fatal = True
-            log.error(
-                file,
-                a.line,
-                None,
-                f"a quoted field that starts on this line contains a line break (the record only ends on "
-                f"line {a.end}); line breaks are not allowed inside fields. Check for an unclosed double "
-                f"quote.",
-            )
-        elif a.kind == "quote":
-            fatal = True
-            log.error(
-                file,
-                a.line,
-                None,
-                f"has an unmatched double quote: {quote(a.snippet)}. A field that contains a double quote "
-                f'must be quoted as a whole, with the inner quote doubled ("").',
-            )
-        elif a.kind == "cr":
-            skip.add(a.line)
-            log.error(
-                file,
-                a.line,
-                None,
-                f"contains a carriage return (CR) inside a field: {quote(a.snippet)}; line breaks are not "
-                f"allowed inside fields.",
-            )
-        elif a.kind == "ragged":
-            skip.add(a.line)
-            log.error(
-                file,
-                a.line,
-                None,
-                f"has {a.fields} field{'s' if a.fields != 1 else ''} but the header has {n_fields}: "
-                f"{quote(a.snippet)}. Every line must "
-                f"have as many comma-separated fields as the header (check for a missing or extra comma, or "
-                f"a value with a comma that is not in double quotes).",
-            )
-        else:
-            fatal = True
-            log.error(file, a.line, None, f"could not be read as CSV: {a.snippet}.")
-    return None if fatal else Structure(total, skip, blank)
-
-
-def read_rows(
-    path: Path, file: str, columns: dict[str, int], structure: Structure, log: ProblemLog
-) -> pl.DataFrame | None:
-    """Parse the wanted columns (canonical name → field index) as strings, plus `line`; empty → null.
-
-    Values are kept exactly as written (no trimming): what the SIS sent is what the engine compares.
-    """
-    order = sorted(columns.items(), key=lambda item: item[1])
-    try:
-        frame = pl.read_csv(
-            path,
-            glob=False,
-            columns=[index for _, index in order],
-            infer_schema=False,
-            # Quoted empty fields ("") become null too, so that "empty" means one thing downstream.
-            null_values=[""],
-            truncate_ragged_lines=True,
-            raise_if_empty=False,
-        )
-    except pl.exceptions.PolarsError as exc:
-        log.error(file, None, None, f"could not be read as CSV: {exc}")
-        return None
-    if frame.height != structure.lines - 1:
-        # Cannot happen once the structure scan passed; refuse rather than report wrong line numbers.
-        log.error(
-            file,
-            None,
-            None,
-            f"could not be read reliably ({frame.height} records on {structure.lines - 1} data lines).",
-        )
-        return None
-    frame.columns = [name for name, _ in order]
-    frame = frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
-    if structure.skip:
-        frame = frame.filter(~pl.col("line").is_in(sorted(structure.skip)))
-    return frame
-
-
-def load_table(
-    fs: FileSet,
-    name: str,
-    log: ProblemLog,
-    resolve_header: Callable[[list[str]], dict[str, int] | None],
-    empty_hint: str = "",
-) -> pl.DataFrame | None:
-    """Read one file of the set into a frame of canonical string columns plus `line`.
-
-    `resolve_header` checks the header and maps canonical column names to field positions, logging its own
-    problems; None means the file cannot be read. Header lines repeated inside the data are a known deviation
-    (skipped when tolerant). A file without data rows is an error.
-    """
-    path = fs.path(name, log)
-    if path is None:
-        return None
-    header = read_header(path, name, log)
-    if header is None:
-        return None
-    columns = resolve_header(header)
-    if columns is None:
-        return None
-    structure = scan_structure(path, name, len(header), log)
-    if structure is None:
-        return None
-    frame = read_rows(path, name, columns, structure, log)
-    if frame is None:
-        return None
-    # A repeated header line has every column equal to its own header name; test the first column on all
-    # rows and the rest only on the (normally zero) rows that pass.
-    first, first_index = min(columns.items(), key=lambda item: item[1])
-    candidates = frame.filter(pl.col(first) == header[first_index])
-    repeats = candidates.filter(
-        pl.all_horizontal(pl.col(col).eq_missing(header[index] or None) for col, index in columns.items())
-    ).select("line")
-    if repeats.height:
-        log.deviation_rows(
-            name,
-            None,
-            repeats,
-            lambda row: "repeats the header line inside the data.",
-            "the line was skipped.",
-        )
-        frame = frame.filter(~pl.col("line").is_in(repeats.get_column("line").implode()))
-    if structure.lines - 1 - structure.blank - repeats.height == 0:
-        log.error(
-            name,
-            1,
-            None,
-            f"has a header but no data rows; files with no data rows are not allowed{empty_hint}.",
-        )
-        return None
-    return frame
