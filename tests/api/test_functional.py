@@ -115,6 +115,10 @@ def test_every_action_goes_through_the_domain_and_is_audited(alpha, api_for):
     assert Account.objects.get(person__sis_code="ap0").state == AccountState.INVITED  # nothing changed
     neither = api.post("/account-actions/revoke", json={})
     assert neither.status_code == 422 and "codes" in neither.json()["error"]["message"]
+    misspelt = api.post("/account-actions/revoke", json={"code": ["ap0"], "all_ready": False})
+    assert misspelt.status_code == 422, "an unknown field is refused, not ignored"
+    assert misspelt.json()["error"]["message"].startswith("code in body: Extra inputs are not permitted")
+    assert Account.objects.get(person__sis_code="ap0").state == AccountState.INVITED  # nothing changed
     assert api.post("/account-actions/revoke", json={"codes": ["ap0"]}).json()["counts"]["revoked"] == 1
     events = AuditEvent.objects.filter(district=district, actor=api.actor)
     assert set(events.values_list("action", flat=True)) >= {

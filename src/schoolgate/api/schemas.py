@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from schoolgate.api.pagination import PageInfo
 
@@ -17,6 +18,13 @@ Reason = Literal["no_students", "superseded", "not_linked", "flag_removed", "lef
 Kind = Literal["student", "contact", "staff"]
 Section = Literal["portal", "reports", "assessments", "timetable", "attendance", "courses"]
 Code = Field(..., min_length=1, max_length=255, description="a person's SIS code (sourcedId)")
+
+
+class Input(Schema):
+    """A request body: a field the API does not know is refused (422 naming it), never silently ignored — a
+    misspelt option must not look accepted."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 # Districts and schools
@@ -125,7 +133,7 @@ class LinksPage(Schema):
     page: PageInfo
 
 
-class OverrideIn(Schema):
+class OverrideIn(Input):
     contact: str = Code
     student: str = Code
     field: Section
@@ -163,7 +171,7 @@ class AccountsPage(Schema):
     page: PageInfo
 
 
-class CodesIn(Schema):
+class CodesIn(Input):
     codes: list[str] = Field(default_factory=list, max_length=10000,
                              description="SIS codes of the people whose logins to act on")  # fmt: skip
     all_ready: bool = Field(False, description="act on every account ready for this action instead of codes")
@@ -180,11 +188,11 @@ class ActionOut(Schema):
     results: list[ActionRow]
 
 
-class RevokeIn(Schema):
+class RevokeIn(Input):
     reason: Reason | None = Field(None, description="why a usable login is revoked directly (recorded)")
 
 
-class TransferIn(Schema):
+class TransferIn(Input):
     to: str = Field(..., min_length=1, max_length=255, description="SIS code of the successor record")
 
 
@@ -278,7 +286,7 @@ class DiagnosisOut(Schema):
     findings: list[FindingOut]
 
 
-class ApplyIn(Schema):
+class ApplyIn(Input):
     username: str | None = Field(None, min_length=1, max_length=320)
     email: str | None = Field(None, min_length=1, max_length=320)
     person: str | None = Field(None, min_length=1, max_length=255)
