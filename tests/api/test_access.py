@@ -5,6 +5,7 @@
   person code, a sync run, a job, an upload, an override, B's slug), and listings show none of B's rows.
 - Each token level is refused (403) every operation whose permission it lacks, and reaches the others.
 - No token, a wrong token, a revoked token, or a SCIM token: 401.
+- A query parameter the operation does not declare is refused (422 naming it), and changes nothing.
 """
 
 from __future__ import annotations
@@ -148,3 +149,27 @@ def test_no_valid_token_is_401(two_districts, client, api_for):
             assert response.status_code == 401, (str(op), headers, response.status_code)
             assert response["WWW-Authenticate"].startswith("Bearer")
             assert json.loads(response.content)["error"]["code"] == "unauthenticated"
+
+
+def test_a_query_parameter_the_operation_does_not_declare_is_refused(two_districts, api_for, tmp_path):
+    """`?stat=invited` (for `state`) must not answer with the whole unfiltered list, nor act."""
+    (a, a_objects), _ = two_districts
+    a_objects = objects_of(a, a_objects, tmp_path)
+    caller = api_for(a)
+    accounts = list(Account.objects.filter(district=a).order_by("pk").values_list("pk", "state", "username"))
+    events = AuditEvent.objects.filter(district=a).count()
+    for op in OPERATIONS:
+        kwargs = request_for(op, a_objects, sis_zip(tmp_path, "a"))
+        path = kwargs.pop("path").removeprefix("/api/v1")
+        kwargs["query_params"] = {**kwargs.pop("query", {}), "stat": "invited"}
+        response = caller.call(op.method, path, **kwargs)
+        assert response.status_code == 422, (str(op), response.status_code, response.content[:300])
+        error = response.json()["error"]
+        assert error["code"] == "invalid_input", str(op)
+        assert error["message"].startswith("stat in query: not a parameter of this operation"), error
+        assert error["detail"]["errors"][0]["field"] == "stat"
+    assert (
+        list(Account.objects.filter(district=a).order_by("pk").values_list("pk", "state", "username"))
+        == accounts
+    )
+    assert AuditEvent.objects.filter(district=a).count() == events

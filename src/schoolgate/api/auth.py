@@ -8,7 +8,9 @@ input is even parsed, in this order (as the console's `admin_view`):
 2. the permission (`Access.allows`): the token's level lacks it → **403**;
 3. every object the URL names (person code, sync run, job, upload, override, district slug) belongs to the
    token's district, and to a school-limited level's schools → else **404**, exactly as for an object that does
-   not exist — another district's objects are never confirmed, never 403, never data.
+   not exist — another district's objects are never confirmed, never 403, never data;
+4. every query parameter is one the operation declares (as the schema lists them) → else **422** naming it: a
+   misspelt filter (`?stat=invited`) must not answer with the whole unfiltered list.
 
 It leaves `request.access`, `request.district` and `request.actor` ("api:<token prefix>") for the operation.
 `TokenAuth.permission` is read by the generated access tests; the schema shows it as `x-permission`.
@@ -16,6 +18,8 @@ It leaves `request.access`, `request.district` and `request.actor` ("api:<token 
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Any
 
 from django.db.models import QuerySet
@@ -57,6 +61,7 @@ class TokenAuth(HttpBearer):
         kwargs = request.resolver_match.kwargs if request.resolver_match else {}
         for name, value in kwargs.items():
             require_object(request, name, value)
+        _refuse_unknown_query(request)
         return access
 
 
@@ -72,6 +77,33 @@ def _refuse_nul(request: HttpRequest) -> None:
             raise ApiError(400, "bad_request", f"{name} in query contains a NUL character", {"field": name})
     if request.content_type == "application/json" and (b"\\u0000" in request.body or b"\x00" in request.body):
         raise ApiError(400, "bad_request", "the JSON body contains a NUL character", {"location": "body"})
+
+
+@cache
+def _declared_query() -> dict[tuple[str, str], frozenset[str]]:
+    """(method, path as the schema writes it) → the query parameters the operation declares."""
+    from schoolgate.api.main import api  # the operations import this module
+
+    paths = api.get_openapi_schema(path_prefix="/api/v1/")["paths"]
+    return {
+        (method.upper(), path): frozenset(p["name"] for p in op.get("parameters", []) if p["in"] == "query")
+        for path, methods in paths.items()
+        for method, op in methods.items()
+    }
+
+
+def _refuse_unknown_query(request: HttpRequest) -> None:
+    route = request.resolver_match.route if request.resolver_match else ""
+    path = "/" + re.sub(
+        r"<(?:\w+:)?(\w+)>", r"{\1}", route
+    )  # api/v1/accounts/<code> → /api/v1/accounts/{code}
+    declared = _declared_query().get((request.method or "", path))
+    unknown = sorted(set(request.GET) - declared) if declared is not None else []
+    if unknown:
+        takes = f"it takes {', '.join(sorted(declared))}" if declared else "it takes none"
+        message = f"{unknown[0]} in query: not a parameter of this operation ({takes})"
+        error = {"location": "query", "field": unknown[0], "message": "not a parameter of this operation"}
+        raise ApiError(422, "invalid_input", message, {"errors": [error]})
 
 
 def people_in_scope(request: HttpRequest) -> QuerySet[Person]:
