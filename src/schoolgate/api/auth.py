@@ -93,11 +93,13 @@ def _declared_query() -> dict[tuple[str, str], frozenset[str]]:
     }
 
 
+# A URL route's parameter as Django writes it (<code>, <int:job_id>); the schema writes {code}.
+ROUTE_PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
 def _refuse_unknown_query(request: HttpRequest) -> None:
     route = request.resolver_match.route if request.resolver_match else ""
-    path = "/" + re.sub(
-        r"<(?:\w+:)?(\w+)>", r"{\1}", route
-    )  # api/v1/accounts/<code> → /api/v1/accounts/{code}
+    path = "/" + ROUTE_PARAMETER.sub(r"{\1}", route)
     declared = _declared_query().get((request.method or "", path))
     unknown = sorted(set(request.GET) - declared) if declared is not None else []
     if unknown:

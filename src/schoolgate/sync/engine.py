@@ -296,6 +296,7 @@ def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun |
             run.pk if run else None,
             work.known,
             exact_key=exact,
+            people=narrowed.people,
         )
     outcome.status = SyncStatus.APPLIED.value
     if confirm and run is not None:

@@ -25,6 +25,7 @@ import polars as pl
 from schoolgate.core import sql
 from schoolgate.core.models import District
 from schoolgate.people.models import Person
+from schoolgate.sync import resent
 from schoolgate.sync.models import AppliedSet
 from schoolgate.sync.readers.base import PERSON_COLUMNS, Mode, Problem, Snapshot
 
@@ -38,6 +39,8 @@ class Narrowed:
     snapshot: Snapshot
     staged: int  # people staged (changed, new, returning, or gone)
     unchanged: int
+    # The pass over the district's people that found nobody to stage: still true when the run records its set.
+    people: resent.People | None = None
 
 
 def _active(people: pl.DataFrame) -> pl.DataFrame:
@@ -233,8 +236,9 @@ def _sums(column: str) -> list[pl.Expr]:
     return [((pl.col(column) - low) // 4294967296).sum().alias("high"), low.sum().alias("low")]
 
 
-def _all_as_stored(cursor: Any, district: District, new: pl.DataFrame) -> bool:
-    """Are the set's fingerprints exactly those stored for the district's people in the SIS?
+def _all_as_stored(cursor: Any, district: District, new: pl.DataFrame) -> resent.People | None:
+    """The pass over the district's people if the set's fingerprints are exactly those stored for the people
+    in the SIS; else None.
 
     Compared as multisets, by count and exact sums, in one pass over the people and no rows returned:
     exporting three million stored fingerprints to compare them one by one takes seconds. A fingerprint
@@ -242,22 +246,14 @@ def _all_as_stored(cursor: Any, district: District, new: pl.DataFrame) -> bool:
     unless 64-bit hashes collide in a sum (about one chance in 2^64 for a set that did change). A person
     without a stored fingerprint (new, returning, merged) or a set with nobody in it never matches."""
     if new.is_empty():
-        return False
+        return None
     applied = AppliedSet.objects.filter(district=district).values_list("people_in_sis", flat=True).first()
     if applied is not None and applied != new.height:
-        return False  # the last bulk set had another number of people: skip the pass (a hint, never trusted)
-    person = sql.table(Person)
-    cursor.execute(
-        f"""SELECT COUNT(*), COUNT(sis_digest),
-                   COALESCE(SUM((sis_digest - (sis_digest & 4294967295)) / 4294967296), 0),
-                   COALESCE(SUM(sis_digest & 4294967295), 0)
-            FROM {person} WHERE district_id = %s AND in_sis""",
-        [district.pk],
-    )
-    count, with_digest, high, low = (int(value) for value in cursor.fetchone())
-    if count != new.height or with_digest != count:
-        return False
-    return new.select(_sums("digest")).row(0) == (high, low)
+        return None  # the last bulk set had another number of people: skip the pass (a hint, never trusted)
+    people = resent.read_people(cursor, district)
+    if people.in_sis != new.height or people.in_sis_with_digest != people.in_sis:
+        return None
+    return people if new.select(_sums("digest")).row(0) == people.digest_sums else None
 
 
 def _compare(new: pl.DataFrame, stored: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -300,7 +296,8 @@ def narrow(
     if full:
         people = _with_digests(snapshot.people, new)
         return Narrowed(replace(snapshot, people=people), people.height, 0)
-    if _all_as_stored(cursor, district, new):  # the usual day: nobody changed, nothing to export
+    as_stored = _all_as_stored(cursor, district, new)
+    if as_stored is not None:  # the usual day: nobody changed, nothing to export
         dirty, gone = new.clear(), pl.DataFrame(schema={"code": pl.Utf8})
     else:
         dirty, gone = _compare(new, stored_digests(cursor, district))
@@ -332,4 +329,4 @@ def narrow(
         narrowed.modes["relations"] = Mode.ABSENT
     if snapshot.modes["memberships"] == Mode.ABSENT:
         narrowed.modes["memberships"] = Mode.ABSENT
-    return Narrowed(narrowed, people.height + retired.height, new.height - people.height)
+    return Narrowed(narrowed, people.height + retired.height, new.height - people.height, as_stored)

@@ -39,6 +39,7 @@ from schoolgate.core.models import District
 from schoolgate.people.models import Person
 from schoolgate.sync.models import AppliedSet
 from schoolgate.sync.readers.base import Mode, Problem, Snapshot
+from schoolgate.sync.readers.table import raw_lines
 
 
 class Stale(Exception):
@@ -97,23 +98,19 @@ def content_key(
 def _rows_digest(path: Path) -> str | None:
     """A CSV file's header line and the multiset of all its lines: the same for its rows in any order.
 
-    None when polars cannot split the file into lines (not UTF-8, or a 0x1F byte, which it splits on)."""
+    The lines as the structure scan reads them (`readers.table.raw_lines`); None when polars cannot split
+    the file into lines (not UTF-8, or a 0x1F byte, which it splits on)."""
     raw = pl.col("raw")
-    lines = pl.scan_csv(
-        path,
-        glob=False,
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        infer_schema=False,
-        new_columns=["raw"],
-    )
     try:
-        found = lines.select(
-            raw.first().alias("header"),
-            pl.len().alias("lines"),
-            *[raw.hash(seed).sum().alias(f"sum{i}") for i, seed in enumerate(LINE_SEEDS)],
-        ).collect(engine="streaming")
+        found = (
+            raw_lines(path)
+            .select(
+                raw.first().alias("header"),
+                pl.len().alias("lines"),
+                *[raw.hash(seed).sum().alias(f"sum{i}") for i, seed in enumerate(LINE_SEEDS)],
+            )
+            .collect(engine="streaming")
+        )
     except pl.exceptions.PolarsError:
         return None
     header, count, *sums = found.row(0)
@@ -121,21 +118,42 @@ def _rows_digest(path: Path) -> str | None:
     return f"rows:{header_digest}:{count}:{':'.join(str(s) for s in sums)}"
 
 
-def people_check(cursor: Any, district: District) -> tuple[str, int]:
-    """A check over every person's stored fingerprint, SIS presence and merge, and the number in the SIS.
+@dataclass(frozen=True)
+class People:
+    """One pass over a district's people: the check an applied set records, and the exact sums of the stored
+    fingerprints of those in the SIS (`fingerprint` compares a set's fingerprints with them)."""
 
-    A sum of the fingerprints (reduced, so it cannot overflow) and counts: any write other than a sync's —
-    a merge clears two fingerprints — changes it. One pass over the district's people, no rows returned.
+    check: str  # counts and reduced sums over every person's fingerprint, SIS presence and merge
+    in_sis: int
+    in_sis_with_digest: int
+    digest_sums: tuple[int, int]  # exact sums of the high and low 32 bits of the in-SIS fingerprints
+
+
+def read_people(cursor: Any, district: District) -> People:
+    """The check and sums over the district's people, in one pass and no rows returned.
+
+    The check is a sum of the fingerprints (reduced, so it cannot overflow) and counts: any write other than a
+    sync's — a merge clears two fingerprints — changes it.
     """
+    in_sis_digest = "CASE WHEN in_sis THEN sis_digest END"
     cursor.execute(
         f"""SELECT COUNT(*), COUNT(sis_digest), COUNT(merged_into_id),
                    COALESCE(SUM(CASE WHEN in_sis THEN 1 ELSE 0 END), 0),
-                   COALESCE(SUM(sis_digest %% 1000003), 0), COALESCE(SUM(merged_into_id %% 1000003), 0)
+                   COALESCE(SUM(sis_digest %% 1000003), 0), COALESCE(SUM(merged_into_id %% 1000003), 0),
+                   COUNT({in_sis_digest}),
+                   COALESCE(SUM(({in_sis_digest} - ({in_sis_digest} & 4294967295)) / 4294967296), 0),
+                   COALESCE(SUM({in_sis_digest} & 4294967295), 0)
             FROM {sql.table(Person)} WHERE district_id = %s""",
         [district.pk],
     )
-    row = cursor.fetchone()
-    return ":".join(str(int(value)) for value in row), int(row[3])
+    row = [int(value) for value in cursor.fetchone()]
+    return People(":".join(str(value) for value in row[:6]), row[3], row[6], (row[7], row[8]))
+
+
+def people_check(cursor: Any, district: District) -> tuple[str, int]:
+    """The check over every person's stored fingerprint, SIS presence and merge, and the number in the SIS."""
+    people = read_people(cursor, district)
+    return people.check, people.in_sis
 
 
 def lookup(district: District, key: str | None, exact_key: Callable[[], str | None]) -> Known | None:
@@ -194,18 +212,23 @@ def record(
     run_id: int | None,
     known: Known | None = None,
     exact_key: str = "",
+    people: People | None = None,
 ) -> None:
     """After a run is applied (in its transaction): remember the set it applied, or that none is known.
 
     `key` is None when the run's people were not a bulk set (a delta set says nothing about the others).
     `exact_key` is given when the run's warnings name lines of its files (module docstring).
     `known` is given when the run was the same set sent again: it staged nobody, so it wrote no fingerprint
-    and the check confirmed under the lock still holds (one pass over the people saved)."""
+    and the check confirmed under the lock still holds (one pass over the people saved). `people` is given
+    when the run read its set and staged nobody: the pass that found that, in this transaction, still holds.
+    """
     if key is None:
         AppliedSet.objects.filter(district=district).delete()
         return
     if known is not None:
         check, in_sis = known.people_check, known.people_in_sis
+    elif people is not None:
+        check, in_sis = people.check, people.in_sis
     else:
         check, in_sis = people_check(cursor, district)
     AppliedSet.objects.update_or_create(

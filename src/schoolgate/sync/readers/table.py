@@ -58,7 +58,8 @@ class Structure:
     )  # per line, index line - 1
 
 
-def _raw_lines(path: Path) -> pl.LazyFrame:
+def raw_lines(path: Path) -> pl.LazyFrame:
+    """The file's physical lines, one string each (`raw`), as written: no quoting, a blank line is null."""
     return pl.scan_csv(
         path,
         glob=False,  # a folder named "Export [2024]" is a path, not a pattern
@@ -84,7 +85,7 @@ def _scan_polars(path: Path, n_fields: int) -> tuple[int, list[Anomaly], pl.Seri
         | ((quotes == 0) & (commas != n_fields - 1))  # exact without quotes; with them, see read_rows
     )
     scanned = (
-        _raw_lines(path)
+        raw_lines(path)
         .select(commas=commas.fill_null(0).cast(pl.Int64), flagged=flagged.fill_null(True))
         .collect(engine="streaming")
     )
@@ -101,7 +102,7 @@ def describe_lines(path: Path, lines: list[int], n_fields: int) -> list[Anomaly]
     # `"a""b"` is two adjacent segments, so escaped quotes come out right too.
     commas = raw.str.replace_all('"[^"]*"', "").str.count_matches(",", literal=True)
     found = (
-        _raw_lines(path)
+        raw_lines(path)
         .with_row_index("i")
         .filter((pl.col("i") + 1).is_in(lines))
         .select(
