@@ -3,7 +3,7 @@
 The machine's own PostgreSQL runs with the distribution's defaults (128 MB of shared buffers, a checkpoint
 every 1 GB of WAL), which no production deployment of a large district would keep. `bench/run.py` therefore
 starts a server of its own for PostgreSQL runs: `initdb` into the scratch folder, `deploy/postgresql.conf`
-included as it is, listening on loopback only, stopped and removed afterwards. `--pg-server shared` measures
+copied in and included as it is, listening on loopback only, stopped and removed afterwards. `--pg-server shared` measures
 on the machine's server instead (as every run recorded before 2026-11-22 22:15 did).
 
 initdb refuses to run as root; as root, the server runs as the `postgres` system user.
@@ -63,9 +63,12 @@ def private_postgres(root: Path, port: int = PORT) -> Iterator[str]:
     made = run([str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"])
     if made.returncode:
         raise BenchFailure(f"initdb failed: {made.stderr[-2000:]}")
+    # A copy beside the server's own configuration: the server may run as the postgres user, who need not be
+    # able to read this checkout (a clone in a private temporary folder, say).
+    shutil.copyfile(CONFIG, data / "schoolgate.conf")
     with (data / "postgresql.conf").open("a") as conf:
         conf.write(
-            f"\ninclude '{CONFIG}'\nlisten_addresses = '127.0.0.1'\nport = {port}\n"
+            f"\ninclude 'schoolgate.conf'\nlisten_addresses = '127.0.0.1'\nport = {port}\n"
             f"unix_socket_directories = '{root}'\n"
         )
     started = run([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "start"])
