@@ -222,3 +222,49 @@ def test_the_sums_are_exact_on_the_database_for_fingerprints_of_either_sign(db, 
         changed = new.with_columns(pl.when(pl.col("digest") == 0).then(2).otherwise("digest").alias("digest"))
         assert not fingerprint._all_as_stored(cursor, district, changed)
         assert not fingerprint._all_as_stored(cursor, district, new.head(6)), "one person fewer"
+
+
+def _found(result) -> tuple[list, list]:
+    dirty, gone = result
+    return sorted(dirty.rows()), sorted(gone.get_column("code").to_list())
+
+
+def test_matching_by_fingerprint_finds_what_joining_the_codes_finds():
+    """Unchanged, changed, new, gone, returning (no stored row: left the SIS) and in the SIS without a
+    stored fingerprint: the look-up by fingerprint stages and retires exactly whom the join of codes does."""
+    import polars as pl
+
+    from schoolgate.sync import fingerprint
+
+    stored = pl.DataFrame(
+        {"code": ["same", "changed", "gone", "no-digest", "no-digest-gone"], "stored": [1, 2, 3, None, None]},
+        schema={"code": pl.Utf8, "stored": pl.Int64},
+    )
+    new = pl.DataFrame(
+        {"code": ["same", "changed", "new", "no-digest", "returning"], "digest": [1, 20, 4, 5, 6]}
+    )
+
+    found = _found(fingerprint._compare(new, stored))
+
+    assert found == _found(fingerprint._by_code(new, stored))
+    assert found == (
+        [("changed", 20), ("new", 4), ("no-digest", 5), ("returning", 6)],
+        ["gone", "no-digest-gone"],
+    )
+
+
+def test_two_people_whose_fingerprints_collide_are_told_apart_by_their_codes(monkeypatch):
+    """A new person whose fingerprint equals the stored one of someone who left (a 64-bit collision) is not
+    taken for them: the matched pairs' sums differ, and the codes are joined."""
+    import polars as pl
+
+    from schoolgate.sync import fingerprint
+
+    stored = pl.DataFrame({"code": ["same", "left"], "stored": [1, 7]})
+    new = pl.DataFrame({"code": ["same", "arrived"], "digest": [1, 7]})
+    joined = []
+    by_code = fingerprint._by_code
+    monkeypatch.setattr(fingerprint, "_by_code", lambda *a: joined.append(1) or by_code(*a))
+
+    assert _found(fingerprint._compare(new, stored)) == ([("arrived", 7)], ["left"])
+    assert joined, "the codes were joined"
