@@ -21,7 +21,7 @@ def test_discovery_document(client, db):
     assert doc["token_endpoint"].endswith("/oauth/token/")
     assert doc["userinfo_endpoint"].endswith("/oauth/userinfo/")
     assert doc["jwks_uri"].endswith("/oauth/.well-known/jwks.json")
-    assert "RS256" in doc["id_token_signing_alg_values_supported"]
+    assert doc["id_token_signing_alg_values_supported"] == ["RS256"], "every client's ID tokens are RS256"
     assert set(ALL_SCOPES.split()) <= set(doc["scopes_supported"])
     assert {"sub", "kind", "district", "students"} <= set(doc["claims_supported"])
     assert doc["response_types_supported"] == ["code"]

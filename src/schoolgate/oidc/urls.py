@@ -10,7 +10,7 @@ The namespace is `oauth2_provider` because the toolkit's discovery document reve
 from django.urls import path, re_path
 from oauth2_provider import views as dot
 
-from schoolgate.oidc.views import PortalAuthorizationView
+from schoolgate.oidc.views import DiscoveryView, PortalAuthorizationView
 
 app_name = "oauth2_provider"
 urlpatterns = [
@@ -20,7 +20,7 @@ urlpatterns = [
     path("userinfo/", dot.UserInfoView.as_view(), name="user-info"),
     re_path(
         r"^\.well-known/openid-configuration/?$",
-        dot.ConnectDiscoveryInfoView.as_view(),
+        DiscoveryView.as_view(),
         name="oidc-connect-discovery-info",
     ),
     path(".well-known/jwks.json", dot.JwksInfoView.as_view(), name="jwks-info"),

@@ -11,6 +11,7 @@ shadow user (`bridge`), which is all the toolkit needs to store grants and token
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from oauth2_provider.views import AuthorizationView
+from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
 
 from schoolgate.oidc import bridge
 from schoolgate.oidc.models import OidcClient
@@ -105,3 +106,18 @@ class PortalAuthorizationView(AuthorizationView):
         context["district"] = self.client.district
         context["account"] = getattr(self.request, "portal_account", None)
         return context
+
+
+class DiscoveryView(ConnectDiscoveryInfoView):
+    """The toolkit's discovery document, saying only what this provider signs with.
+
+    The toolkit offers HS256 beside RS256 whenever it has an RSA key, but every client here is registered
+    for RS256 (`clients.add_client`), so no ID token is ever signed with a client's secret; a relying party
+    that read HS256 there could pick it and then reject every token."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        document = json.loads(response.content)
+        document["id_token_signing_alg_values_supported"] = ["RS256"]
+        response.content = json.dumps(document)
+        return response
