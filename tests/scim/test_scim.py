@@ -106,6 +106,29 @@ def test_post_lists_an_eligible_sis_person_then_active_true_provisions(scim):
         assert "revoked" in refused.json()["detail"]
 
 
+def test_a_body_that_is_not_json_is_refused_and_changes_nothing(scim):
+    """RFC 7644 §3.1: bodies are application/scim+json (application/json is accepted too); a form or text
+    body is 415 with a SCIM error naming the type, however JSON-like its bytes."""
+    import json
+
+    with scim.http() as http:
+        mia = users(http, filter='userName eq "mia"')["Resources"][0]
+        off = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                          "Operations": [{"op": "replace", "path": "active", "value": False}]})  # fmt: skip
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = {"Content-Type": content_type} if content_type else {}
+            refused = http.patch(f"/Users/{mia['id']}", content=off, headers=headers)
+            assert refused.status_code == 415, refused.text
+            assert refused.json()["status"] == "415" and "application/scim+json" in refused.json()["detail"]
+            if content_type:  # with none, the WSGI server reports text/plain
+                assert content_type in refused.json()["detail"]
+        assert Account.objects.get(pk=mia["id"]).state != AccountState.REVOKED
+        charset = http.patch(f"/Users/{mia['id']}", content=off,
+                             headers={"Content-Type": "application/scim+json; charset=utf-8"})  # fmt: skip
+        assert charset.status_code == 200, charset.text
+    assert Account.objects.get(pk=mia["id"]).state == AccountState.REVOKED
+
+
 def test_read_only_sis_data_and_post_of_unknown_people_are_refused(scim):
     with scim.http() as http:
         created = http.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],

@@ -7,6 +7,7 @@ bodies are decided in one place:
 * the token's district must be the URL's: any other district, known or not, is 404 (its existence is never
   confirmed);
 * reads need VIEW_ACCOUNTS and writes ACT_ACCOUNTS (403 otherwise);
+* a request body must be application/scim+json (or application/json): anything else is 415;
 * every error is a SCIM Error body (urn:ietf:params:scim:api:messages:2.0:Error) with status and scimType.
 """
 
@@ -84,7 +85,21 @@ def _require(access: Access, permission: str) -> None:
         raise ForbiddenException(detail=f"this token's level ({access.role}) may not {what}")
 
 
+class UnsupportedMediaType(SCIMException):
+    status = 415
+    _default_detail = "unsupported media type"
+
+
+# RFC 7644 §3.1 and §8.1: requests carry application/scim+json; plain application/json is accepted too.
+BODY_TYPES = (CONTENT_TYPE, "application/json")
+
+
 def _body(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object. A body sent as anything but JSON is refused (415) rather than guessed at:
+    a form or text body parsed as JSON by accident would be acted on."""
+    if request.body and request.content_type not in BODY_TYPES:
+        shown = request.content_type or "no Content-Type"
+        raise UnsupportedMediaType(detail=f"the request body is {shown}; send {CONTENT_TYPE}")
     try:
         data = json.loads(request.body or b"{}")
     except ValueError:
