@@ -145,7 +145,9 @@ def test_transfer_and_doctor(alpha, api_for):
     assert "not_provisioned" not in [f["code"] for f in applied.json()["diagnosis"]["findings"]]
     assert AuditEvent.objects.filter(actor=api.actor, action="account.provisioned").exists()
     unknown = api.post("/doctor/apply", json={"person": "ap0", "finding": "not_provisioned"})
-    assert unknown.status_code == 409 and unknown.json()["error"]["code"] == "fix_rejected"
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "fix_rejected", (
+        "no such finding now"
+    )
     both = api.get("/doctor", data={"person": "ap0", "email": "ap0@example.org"})
     assert both.status_code == 422 and "exactly one" in both.json()["error"]["message"]
     moved = api.post("/accounts/ap0/transfer", json={"to": "ap1"})
@@ -158,8 +160,19 @@ def test_transfer_and_doctor(alpha, api_for):
     assert (old["state"], old["reason"], old["successor"]) == ("revoked", "superseded", "ap1")
     assert api.get("/accounts/ap1").json()["state"] == "invited"
     assert AuditEvent.objects.filter(actor=api.actor, target_label__in=["ap0", "ap1"]).count() >= 3
+    # The status follows the kind of refusal (core.refusals), whichever domain function refused.
     to_self = api.post("/accounts/ap1/transfer", json={"to": "ap1"})
-    assert to_self.status_code == 409 and to_self.json()["error"]["code"] == "transfer_rejected"
+    assert to_self.status_code == 422 and to_self.json()["error"]["code"] == "transfer_rejected"
+    to_nobody = api.post("/accounts/ap1/transfer", json={"to": "nobody"})
+    assert to_nobody.status_code == 404 and "no person 'nobody'" in to_nobody.json()["error"]["message"]
+    no_login = api.post("/accounts/ap0/transfer", json={"to": "ap1"})  # ap0's login moved to ap1 above
+    assert no_login.status_code == 409 and "no login to transfer" in no_login.json()["error"]["message"]
+    unlinked = api.post("/overrides", json={"contact": "ap0", "student": "ak1", "field": "portal",
+                                            "value": True, "reason": "court order"})  # fmt: skip
+    assert unlinked.status_code == 404 and "not linked" in unlinked.json()["error"]["message"]
+    no_reason = api.post("/overrides", json={"contact": "ap0", "student": "ak0", "field": "portal",
+                                             "value": True, "reason": " "})  # fmt: skip
+    assert no_reason.status_code == 422 and "needs a reason" in no_reason.json()["error"]["message"]
 
 
 def _zip(tmp_path, name: str, users: list[dict]) -> SimpleUploadedFile:

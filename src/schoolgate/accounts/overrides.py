@@ -19,11 +19,12 @@ from django.utils import timezone
 from schoolgate.accounts.reconcile import reconcile_people
 from schoolgate.core import audit
 from schoolgate.core.models import District
+from schoolgate.core.refusals import INVALID, MISSING, Refused
 from schoolgate.people.evaluation import evaluate_links
 from schoolgate.people.models import Link, Override, OverrideField
 
 
-class OverrideRejected(ValueError):
+class OverrideRejected(Refused):
     """The override cannot be set or removed; the message says why."""
 
 
@@ -72,7 +73,9 @@ def get_link(district: District, contact_code: str, student_code: str) -> Link:
             district=district, contact__sis_code=contact_code, student__sis_code=student_code
         )
     except Link.DoesNotExist:
-        raise OverrideRejected(f"{contact_code} is not linked to {student_code} in this district") from None
+        raise OverrideRejected(
+            f"{contact_code} is not linked to {student_code} in this district", kind=MISSING
+        ) from None
 
 
 def _refresh(district: District, link: Link, actor: str) -> None:
@@ -94,12 +97,16 @@ def set_override(
     """Force `field` ("portal" or a section) of the contact→student link on or off, replacing any override
     already in force for that field."""
     if field not in OverrideField.values:
-        raise OverrideRejected(f"unknown field {field!r} (one of: {', '.join(OverrideField.values)})")
+        raise OverrideRejected(
+            f"unknown field {field!r} (one of: {', '.join(OverrideField.values)})", kind=INVALID
+        )
     if not reason.strip():
-        raise OverrideRejected("an override needs a reason (it is shown to every admin who meets it)")
+        raise OverrideRejected(
+            "an override needs a reason (it is shown to every admin who meets it)", kind=INVALID
+        )
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
-        raise OverrideRejected(f"the expiry {expires_at:%Y-%m-%d %H:%M} is already past")
+        raise OverrideRejected(f"the expiry {expires_at:%Y-%m-%d %H:%M} is already past", kind=INVALID)
     link = get_link(district, contact, student)
     with transaction.atomic():
         previous = (
@@ -144,7 +151,7 @@ def remove_override(district: District, override_id: int, *, actor: str) -> Over
                 .get(district=district, pk=override_id)
             )
         except Override.DoesNotExist:
-            raise OverrideRejected(f"no override {override_id} in this district") from None
+            raise OverrideRejected(f"no override {override_id} in this district", kind=MISSING) from None
         if override.removed_at is not None:
             raise OverrideRejected(
                 f"override {override_id} was already removed on {override.removed_at:%Y-%m-%d}"

@@ -19,13 +19,14 @@ from schoolgate.accounts.lifecycle import INVITATION_DAYS
 from schoolgate.accounts.models import Account, AccountState, Invitation, RevokeReason
 from schoolgate.core import audit
 from schoolgate.core.models import District
+from schoolgate.core.refusals import INVALID, MISSING, Refused
 from schoolgate.people.evaluation import evaluate_links
 from schoolgate.people.models import IdentityMatch, Link, Override, Person
 
 HOLDS_CREDENTIALS = (AccountState.INVITED, AccountState.ACTIVE, AccountState.READY_TO_REVOKE)
 
 
-class TransferRejected(ValueError):
+class TransferRejected(Refused):
     """The transfer cannot be made; the message says why."""
 
 
@@ -49,14 +50,14 @@ def _snapshot(account: Account) -> dict:
 def transfer_login(district: District, old_code: str, new_code: str, *, actor: str) -> Transferred:
     """Move the login of `old_code` to `new_code`; see the module docstring."""
     if old_code == new_code:
-        raise TransferRejected("a login cannot be transferred to the same record")
+        raise TransferRejected("a login cannot be transferred to the same record", kind=INVALID)
     with transaction.atomic():
         people = {
             p.sis_code: p for p in Person.objects.filter(district=district, sis_code__in=[old_code, new_code])
         }
         for code in (old_code, new_code):
             if code not in people:
-                raise TransferRejected(f"no person {code!r} in this district")
+                raise TransferRejected(f"no person {code!r} in this district", kind=MISSING)
         old_person, new_person = people[old_code], people[new_code]
         if old_person.kind != new_person.kind and not {old_person.kind, new_person.kind} <= {
             "contact",

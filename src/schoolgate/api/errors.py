@@ -25,6 +25,7 @@ from schoolgate.accounts.person_view import UnknownPerson
 from schoolgate.accounts.queries import InvalidFilter
 from schoolgate.accounts.transfer import TransferRejected
 from schoolgate.accounts.usernames import InvalidUsername
+from schoolgate.core.refusals import CONFLICT, INVALID, MISSING, Refused
 
 logger = logging.getLogger("schoolgate.api")
 
@@ -99,13 +100,16 @@ def _validation_message(
     return message, shown
 
 
+STATUS_OF_KIND = {INVALID: 422, MISSING: 404, CONFLICT: 409}
+
 # Domain refusals: (exception, status, code). A conflict (409) is a legal request the data's state refuses;
-# a lookup failure is 404 — an unknown code looks exactly like another district's code.
+# a lookup failure is 404 — an unknown code looks exactly like another district's code. A `Refused` says its
+# own kind (core.refusals), and the status follows it: STATUS_OF_KIND, not the number listed here.
 DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
     (IllegalTransition, 409, "illegal_transition"),
     (TransferRejected, 409, "transfer_rejected"),
     (FixRejected, 409, "fix_rejected"),
-    (OverrideRejected, 422, "override_rejected"),
+    (OverrideRejected, 409, "override_rejected"),
     (InvalidUsername, 422, "invalid_username"),
     (InvalidFilter, 400, "invalid_filter"),
     (UnknownPerson, 404, "not_found"),
@@ -167,6 +171,8 @@ def install(api: NinjaAPI) -> None:
         def domain(
             request: HttpRequest, exc: Exception, status: int = status, code: str = code
         ) -> HttpResponse:
+            if isinstance(exc, Refused):
+                status = STATUS_OF_KIND[exc.kind]
             return respond(request, status, code, str(exc))
 
         api.add_exception_handler(exc_type, domain)

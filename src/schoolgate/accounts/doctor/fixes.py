@@ -11,9 +11,10 @@ from schoolgate.accounts.models import Account
 from schoolgate.accounts.reconcile import reconcile_people
 from schoolgate.accounts.transfer import transfer_login
 from schoolgate.core.models import District
+from schoolgate.core.refusals import MISSING, Refused
 
 
-class FixRejected(ValueError):
+class FixRejected(Refused):
     """The finding is not in the report, or its fix needs a human decision elsewhere."""
 
 
@@ -22,7 +23,8 @@ def apply_fix(district: District, report: Report, code: str, *, actor: str) -> d
     finding = next((f for f in report.findings if f.code == code), None)
     if finding is None:
         raise FixRejected(
-            f"no finding {code!r} in this diagnosis (found: {', '.join(f.code for f in report.findings)})"
+            f"no finding {code!r} in this diagnosis (found: {', '.join(f.code for f in report.findings)})",
+            kind=MISSING,
         )
     fix = finding.fix
     if not fix.applicable:
