@@ -4,6 +4,7 @@ level with `sync.run` (which no built-in role a token may carry has) — uploadi
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from schoolgate.admins.models import ServiceRole
 from schoolgate.core.models import AuditEvent
@@ -108,3 +109,65 @@ def test_a_token_at_a_defined_level_uploads_a_sis_export(transactional_db, cli, 
     assert done["status"] == "SUCCESSFUL"
     run = SyncRun.objects.get(pk=done["run"])
     assert run.district == district and run.status == SyncStatus.APPLIED and run.actor == api.actor
+
+
+def test_a_level_is_changed_for_everyone_holding_it_at_once(cli, district, client):
+    """New permissions apply to a token already holding the level, on its next request; audited."""
+    from schoolgate.admins.tokens import create_token
+
+    cli("level", "add", "reader", "Reader", "--permission", "sync.view", "--district", district.slug)
+    raw, _ = create_token(district, level="service:reader", scope="api", name="reader", actor="test")
+    api = Api(client, raw)
+    assert api.get("/accounts").status_code == 403
+
+    changed = cli("level", "change", "reader", "--permission", "accounts.view", "--permission", "sync.view",
+                  "--name", "Account reader", "--district", district.slug, "--json")  # fmt: skip
+    assert changed.code == 0, changed.stderr
+    assert changed.json["levels"][0]["permissions"] == ["accounts.view", "sync.view"]
+    assert api.get("/accounts").status_code == 200
+    event = AuditEvent.objects.get(action="service_level.changed", target_label="service:reader")
+    assert event.district == district
+    assert (event.before["name"], event.after["name"]) == ("Reader", "Account reader")
+    assert (event.before["permissions"], event.after["permissions"]) == (["sync.view"],
+                                                                        ["accounts.view", "sync.view"])  # fmt: skip
+
+
+def test_a_change_that_cannot_be_made_changes_nothing(cli, district):
+    cli("level", "add", "reader", "Reader", "--permission", "sync.view", "--district", district.slug)
+    for args, message in [
+        (("--permission", "admins.manage"), "only the Primary manages admins"),
+        (("--permission", "sync.everything"), "'sync.everything'"),
+        (("--name", " "), "needs a name"),
+        ((), "give a new name or the level's permissions"),
+    ]:
+        result = cli("level", "change", "reader", *args, "--district", district.slug, "--json")
+        assert result.code == 1 and message in result.json["error"], (args, result.json)
+    elsewhere = cli("level", "change", "reader", "--name", "X", "--json")  # the level is the district's own
+    assert (
+        elsewhere.code == 1
+        and "no service level 'reader' defined for every district" in elsewhere.json["error"]
+    )
+    level = ServiceRole.objects.get(key="reader")
+    assert (level.name, level.permissions) == ("Reader", ["sync.view"])
+    assert not AuditEvent.objects.filter(action="service_level.changed").exists()
+
+
+def test_a_level_is_removed_only_once_nobody_holds_it(cli, district):
+    from schoolgate.admins.models import ApiToken
+    from schoolgate.admins.tokens import create_token
+
+    cli("level", "add", "bridge", "Bridge", "--permission", "sync.view")  # for every district
+    create_token(district, level="service:bridge", scope="api", name="bridge", actor="test")
+    held = cli("level", "remove", "bridge", "--json")
+    assert held.code == 1 and "still held (1 token)" in held.json["error"], held.json
+    assert ServiceRole.objects.filter(key="bridge").exists()
+
+    ApiToken.objects.filter(level="service:bridge").update(revoked_at=timezone.now())
+    removed = cli("level", "remove", "bridge", "--json")
+    assert removed.code == 0, removed.stderr
+    assert removed.json["removed"]["level"] == "service:bridge"
+    assert not ServiceRole.objects.filter(key="bridge").exists()
+    event = AuditEvent.objects.get(action="service_level.removed", target_label="service:bridge")
+    assert event.district is None and event.before["permissions"] == ["sync.view"]
+    again = cli("level", "remove", "bridge", "--json")
+    assert again.code == 1 and "no service level 'bridge'" in again.json["error"]
