@@ -140,6 +140,29 @@ def test_removal_ends_sessions_and_tokens_at_once(client, district, primary, smt
     assert "sam@example.org is no longer an admin" in text_of(smtp_server.to("pat@example.org")[0])
 
 
+def test_an_admin_removed_from_one_district_keeps_working_in_another(client, district, primary, smtp_server):
+    """A console session is one login for all of an admin's districts: removal from one closes that one on
+    the next request, revokes their tokens there, and leaves the session (and the other district) alone."""
+    other = make_district("other")
+    sam = make_admin(district, "sam@example.org", roles.SUPPORT_ROLE)
+    make_admin(other, "sam@example.org", roles.SUPPORT_ROLE)
+    sam_client = Client()
+    log_in_admin(sam_client, sam)
+    here, there = (reverse("console:accounts", kwargs={"slug": d.slug}) for d in (district, other))
+    assert sam_client.get(here).status_code == 200 and sam_client.get(there).status_code == 200
+    raw, _ = create_token(district, level=roles.SUPPORT_ROLE, scope="api", name="s", actor="test", user=sam)
+    kept, _ = create_token(other, level=roles.SUPPORT_ROLE, scope="api", name="s", actor="test", user=sam)
+
+    membership = AdminMembership.objects.get(user=sam, district=district)
+    assert manage(client, district, action="remove", membership=membership.pk).status_code == 302
+
+    assert sam_client.get(here).status_code == 404, "the district refuses them at once"
+    assert sam_client.get(there).status_code == 200, "still logged in where they are still an admin"
+    assert authenticate_token(raw, scope="api") is None and authenticate_token(kept, scope="api") is not None
+    event = AuditEvent.objects.get(action="admin.removed")
+    assert event.after == {"sessions_ended": 0, "tokens_revoked": 1}
+
+
 def test_a_token_never_reaches_another_district(district):
     other = make_district("other")
     raw, _ = create_token(other, level=roles.AUDITOR, scope="scim", name="peer", actor="test")

@@ -3,7 +3,7 @@
     invite_admin(district, "ann@school.org", "support", actor=…)   -> (invitation, link token)
     accept_invitation(invitation, user, actor=…)                    -> membership
     change_role(membership, "auditor", actor=…)
-    remove_admin(membership, actor=…)                               -> ends sessions, revokes API tokens
+    remove_admin(membership, actor=…)                               -> revokes API tokens, ends sessions
     request_primary_change(district, requested_by, email, reason, actor=…)
     decide_primary_change(request, approve=True, actor=…, note=…)   -> the platform operator's decision
 
@@ -245,7 +245,10 @@ def change_role(
 
 
 def remove_admin(membership: AdminMembership, *, actor: str) -> None:
-    """Remove an admin from the district: their sessions end and their tokens stop working, at once."""
+    """Remove an admin from the district: their tokens for it stop working and the district refuses them,
+    at once. Their console sessions end too, unless they still administer another district (or operate the
+    platform): a console session is one login for all their districts, every request is authorized against
+    the memberships of that moment, so ending it would only log them out of the districts they keep."""
     district, user = membership.district, membership.user
     if membership.role == roles.PRIMARY:
         raise AdminChangeRejected(
@@ -256,7 +259,8 @@ def remove_admin(membership: AdminMembership, *, actor: str) -> None:
         revoked = ApiToken.objects.filter(district=district, user=user, revoked_at=None).update(
             revoked_at=timezone.now()
         )
-        ended = end_sessions(user)
+        keeps_console = user.is_superuser or AdminMembership.objects.filter(user=user).exists()
+        ended = 0 if keeps_console else end_sessions(user)
         audit.record(
             district, actor, "admin.removed", target_type="admin", target_id=user.pk,
             target_label=user.get_username(),
