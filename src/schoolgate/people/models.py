@@ -5,6 +5,7 @@ deleted when they leave the SIS: `in_sis` turns false, so history and the reason
 """
 
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Upper
 
 from schoolgate.core.models import District, School
@@ -65,6 +66,11 @@ class Person(models.Model):
                 "district", Upper("family_name"), Upper("given_name"), "sis_code", name="person_name_idx"
             ),
             models.Index("district", Upper("email"), name="person_email_upper_idx"),
+            # Merged records are few: a partial index finds them (each sync's merged groups) without reading
+            # every person, and costs nothing for the rest.
+            models.Index(
+                fields=["merged_into"], name="person_merged_idx", condition=Q(merged_into__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
