@@ -120,9 +120,12 @@ def run_sync(ctx: Context) -> BenchResult:
         Step("parse (P), base set", p_base, p_base, baseline=True),
         Step("parse (P), churn set", p_churn, p_churn, baseline=True),
     ]
+    durations: dict[str, dict] = {}
     for label, log_name, args, p, max_ratio in syncs:
         result = run_child([cli, "sync", DISTRICT_CODE, *args], env, logs, log_name)
         report = _applied(result, label)
+        if report.get("durations"):
+            durations[label] = report["durations"]
         steps.append(
             Step(
                 name=label,
@@ -147,6 +150,11 @@ def run_sync(ctx: Context) -> BenchResult:
         f"Untimed set-up: generating {gen_base.seconds:.1f} s + {gen_churn.seconds:.1f} s, "
         f"migrate {migrate.seconds:.1f} s, district add {add.seconds:.1f} s.",
         *[f"{s.name} counts: `{_compact(s.counts)}`" for s in steps if s.counts is not None],
+        *[
+            f"{label}, seconds per step as the run recorded them: "
+            + ", ".join(f"{step} {seconds:.2f}" for step, seconds in steps_seconds.items())
+            for label, steps_seconds in durations.items()
+        ],
     ]
     on_target = ctx.database == TARGET_DATABASE and n >= TARGET_STUDENTS
     return BenchResult(

@@ -205,6 +205,7 @@ def test_upload_held_run_confirm_and_discard(transactional_db, api_for, tmp_path
     assert done["status"] == "SUCCESSFUL" and done["run"]
     run = api.get(f"/sync-runs/{done['run']}").json()
     assert run["status"] == SyncStatus.APPLIED and run["actor"] == api.actor
+    assert run["durations"] == SyncRun.objects.get(pk=done["run"]).durations and "commit" in run["durations"]
     api.post("/account-actions/provision", json={"all_ready": True})
     # Every family leaves: far beyond the 5% guard.
     leaving = api.post("/sync-runs", data={"file": _zip(tmp_path, "second", everyone[:2])})

@@ -208,6 +208,10 @@ def test_a_confirmed_run_says_which_run_applied_it(admin, synced, tmp_path):
     page = admin.get(url(synced, "", held))
     assert f"Applied by run #{applied.pk} , which confirmed it" in text(page)
     assert url(synced, "", applied) in links_in_page(page)
+    from django.template.defaultfilters import floatformat
+
+    steps = ", ".join(f"{step} {floatformat(seconds, 1)} s" for step, seconds in applied.durations.items())
+    assert f"Time per step: {steps}." in text(admin.get(url(synced, "", applied)))
 
 
 # -- 4. students (and contacts) are named, not only coded ----------------------------------------------------

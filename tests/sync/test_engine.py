@@ -394,3 +394,23 @@ def test_a_first_import_leaves_planner_statistics_for_the_links_it_wrote(
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [table])
         assert cursor.fetchone()[0] == Link.objects.count() == 5
+
+
+def test_each_run_records_the_time_of_each_step_it_went_through(cli, district, tmp_path):
+    """Where a slow sync spends its time: seconds per step, in the JSON, on the run, in the CLI's report."""
+    from schoolgate.sync.engine import STEPS
+
+    path = write_oneroster(tmp_path / "ok", users=users_11(), orgs=ORGS)
+    doc = sync(cli, district.slug, path).json
+    assert list(doc["durations"]) == STEPS, "every step, in order, ending with the commit"
+    assert all(isinstance(s, float) and s >= 0 for s in doc["durations"].values())
+    assert SyncRun.objects.get(pk=doc["run"]).durations == doc["durations"]
+    assert "took " in cli("sync", district.slug, path).stdout
+
+    dry = sync(cli, district.slug, path, "--dry-run").json
+    assert "commit" not in dry["durations"] and "plan" in dry["durations"], "rolled back after the plan"
+    users = users_11()
+    users[3]["agentSourcedIds"] = "m1, ghost"
+    rejected = sync(cli, district.slug, write_oneroster(tmp_path / "bad", users=users, orgs=ORGS)).json
+    assert rejected["status"] == "rejected" and list(rejected["durations"]) == ["read", "compare"]
+    assert SyncRun.objects.get(pk=rejected["run"]).durations == rejected["durations"]

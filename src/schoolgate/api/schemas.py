@@ -229,6 +229,10 @@ class SyncRunOut(SyncRunRow):
     warnings: list[Any]
     diff: list[dict[str, Any]] = Field(description="for a held run: the account moves it would make")
     confirmed_by: int | None
+    durations: dict[str, float] = Field(
+        description="seconds spent in each step the run went through (read, compare, stage, mirror, rules, "
+        "plan, apply, commit)"
+    )
 
 
 class UploadOut(Schema):

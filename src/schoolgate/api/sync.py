@@ -93,7 +93,7 @@ def get_run(request: HttpRequest, run_id: int) -> SyncRunOut:
     """One run's report: status, counts, errors by file/line/column, warnings, and a held run's diff."""
     run = _run(request, run_id)
     return SyncRunOut(**_run_row(run), tolerant=run.tolerant, errors=run.errors, warnings=run.warnings,
-                      diff=run.diff, confirmed_by=run.confirmed_by_id)  # fmt: skip
+                      diff=run.diff, confirmed_by=run.confirmed_by_id, durations=run.durations)  # fmt: skip
 
 
 def _held(request: HttpRequest, run_id: int) -> SyncRun:

@@ -8,6 +8,8 @@ run would have done.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +41,10 @@ MOVE_NAMES = {
     "restore": "restored",
     "reinstate": "reinstated",
 }
-STEPS = ["read", "stage", "mirror", "rules", "plan", "apply"]
+STEPS = ["read", "compare", "stage", "mirror", "rules", "plan", "apply", "commit"]
 DIFF_LIMIT = 250_000  # moves kept with a held run; the counts stay exact beyond it
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,6 +59,9 @@ class SyncOutcome:
     diff: list[dict] | None = None
     format: str = ""
     matches: list[dict] = field(default_factory=list)
+    durations: dict[str, float] = field(
+        default_factory=dict
+    )  # seconds per step (STEPS) this run went through
 
     def as_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -64,6 +71,7 @@ class SyncOutcome:
             "counts": self.counts,
             "errors": [p.as_dict() for p in self.errors],
             "warnings": [p.as_dict() for p in self.warnings],
+            "durations": self.durations,
         }
         if self.diff is not None:
             doc["diff"] = self.diff
@@ -78,6 +86,29 @@ class _RollBack(Exception):
     def __init__(self, outcome: SyncOutcome) -> None:
         super().__init__(outcome.status)
         self.outcome = outcome
+
+
+class _Clock:
+    """Passes each step to `progress` and keeps the seconds spent in it, for the run's record: where a slow
+    sync spent its time (a step entered twice, as a re-read after a race, adds up)."""
+
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.progress = progress or (lambda _name: None)
+        self.seconds: dict[str, float] = {}
+        self._step: str | None = None
+        self._since = 0.0
+
+    def __call__(self, name: str) -> None:
+        self.stop()
+        self._step, self._since = name, time.perf_counter()
+        self.progress(name)
+
+    def stop(self) -> dict[str, float]:
+        if self._step is not None:
+            spent = self.seconds.get(self._step, 0.0) + time.perf_counter() - self._since
+            self.seconds[self._step] = round(spent, 3)
+            self._step = None
+        return self.seconds
 
 
 def guard_trips(district: District, revoking: int, holding: int) -> bool:
@@ -107,7 +138,7 @@ def run_sync(
     the district applied newer files since it was held.
     """
     confirm = confirm or confirming is not None
-    step = progress or (lambda _name: None)
+    step = _Clock(progress)
     started = timezone.now()
     run = None
     if not dry_run:
@@ -136,25 +167,28 @@ def run_sync(
         )
         outcome = SyncOutcome(run=run.pk if run else None, status="", format=snapshot.format)
         outcome.warnings = list(snapshot.warnings)
+        outcome.durations = step.seconds
         if snapshot.errors:
             outcome.status, outcome.errors = SyncStatus.REJECTED.value, list(snapshot.errors)
-            return _finish(run, outcome)
+            return _finish(run, outcome, step)
         work = _Work(snapshot, key, known, dry_run=dry_run, confirm=confirm, full=full, step=step,
                      confirming=confirming, exact_key=exact_key)  # fmt: skip
         try:
             with transaction.atomic():
                 _apply(district, work, outcome, run)
+                step("commit")  # the deferred foreign-key checks of every row written, then the commit
         except resent.Stale:  # the district applied another set meanwhile: read this one after all
             known = None
+            step("read")
             continue
         except _RollBack as stop:
             outcome = stop.outcome
         except Exception as exc:
             outcome.status = SyncStatus.FAILED.value
             outcome.errors = [Problem("", None, None, f"internal error: {type(exc).__name__}: {exc}")]
-            _finish(run, outcome)
+            _finish(run, outcome, step)
             raise
-        return _finish(run, outcome)
+        return _finish(run, outcome, step)
 
 
 @dataclass
@@ -186,6 +220,7 @@ def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun |
                 [Problem("", None, None, str(refused))],
             )
             raise _RollBack(outcome) from None
+    step("compare")
     with connection.cursor() as cursor:
         if work.known is not None:
             resent.confirm(cursor, district, work.known)  # raises Stale if it moved on
@@ -306,7 +341,16 @@ def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun |
         )
 
 
-def _finish(run: SyncRun | None, outcome: SyncOutcome) -> SyncOutcome:
+def _finish(run: SyncRun | None, outcome: SyncOutcome, clock: _Clock) -> SyncOutcome:
+    outcome.durations = clock.stop()
+    logger.info(
+        "sync run %s of %s: %s in %.1f s",
+        outcome.run or "(dry run)",
+        run.district.slug if run else "-",
+        outcome.status,
+        sum(outcome.durations.values()),
+        extra={"run": outcome.run, "status": outcome.status, "durations": outcome.durations},
+    )
     if run is not None:
         run.status = outcome.status
         run.format = outcome.format
@@ -315,6 +359,7 @@ def _finish(run: SyncRun | None, outcome: SyncOutcome) -> SyncOutcome:
         run.errors = [p.as_dict() for p in outcome.errors]
         run.warnings = [p.as_dict() for p in outcome.warnings]
         run.diff = outcome.diff or []
+        run.durations = outcome.durations
         run.save()
         changes.sync_run_finished(run)  # webhooks send `sync.finished`
     return outcome

@@ -35,6 +35,8 @@ class SyncRun(models.Model):
     warnings = models.JSONField(default=list)
     # For held runs: the account moves that were not applied ({"person", "kind", "from", "to", "reason"}).
     diff = models.JSONField(default=list)
+    # Seconds spent in each step of the run (engine.STEPS), for finding where a slow sync spends its time.
+    durations = models.JSONField(default=dict)
     confirmed_by = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, related_name="+")
 
     class Meta:

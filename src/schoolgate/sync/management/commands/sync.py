@@ -17,11 +17,13 @@ from schoolgate.sync.engine import STEPS, run_sync
 
 STEP_LABELS = {
     "read": "Reading and checking the files",
+    "compare": "Finding who changed",
     "stage": "Staging rows",
     "mirror": "Updating schools, people and links",
     "rules": "Evaluating eligibility rules",
     "plan": "Working out account changes",
     "apply": "Applying account changes",
+    "commit": "Saving",
 }
 
 
@@ -86,6 +88,9 @@ class Command(SchoolgateCommand):
             )
         for entity, counts in doc["counts"].items():
             console.print(f"  {entity}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if doc["durations"]:
+            steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in doc["durations"].items())
+            console.print(f"  took {sum(doc['durations'].values()):.1f} s: {steps}")
         for error in doc["errors"]:
             console.print(f"  [red]error[/red] {_where(error)}: {error['message']}", markup=True)
         for warning in doc["warnings"]:
