@@ -39,6 +39,18 @@ def test_metrics_are_served_to_loopback_or_with_the_token(client, district, sett
     )
 
 
+def test_the_latest_syncs_time_per_step_is_a_metric(client, cli, district, tmp_path):
+    from tests.builders import write_oneroster
+
+    users = [{"sourcedId": "s1", "role": "student", "orgSourcedIds": "sch1"}]
+    doc = cli("sync", district.slug, write_oneroster(tmp_path, users=users, orgs=[{"sourcedId": "sch1",
+              "type": "school"}]), "--json").json  # fmt: skip
+    text = client.get("/metrics").content.decode()
+    assert "# TYPE schoolgate_sync_last_step_seconds gauge" in text
+    for step, seconds in doc["durations"].items():
+        assert f'schoolgate_sync_last_step_seconds{{step="{step}"}} {float(seconds)}' in text
+
+
 def test_log_lines_are_json_with_extra_fields_and_exceptions():
     record = logging.makeLogRecord({"name": "schoolgate.sync", "levelname": "ERROR", "msg": "run %s failed",
                                     "args": (7,), "district": "north"})  # fmt: skip

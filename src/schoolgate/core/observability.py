@@ -95,9 +95,14 @@ class DatabaseCollector(Collector):
         duration = totals["seconds"].total_seconds() if totals["seconds"] else 0.0
         yield SummaryMetricFamily("schoolgate_sync_duration_seconds", "Time of finished syncs",
                                   count_value=totals["n"], sum_value=duration)  # fmt: skip
-        last = finished.order_by("-finished_at").values_list("started_at", "finished_at").first()
+        last = finished.order_by("-finished_at").values_list("started_at", "finished_at", "durations").first()
         yield GaugeMetricFamily("schoolgate_sync_last_duration_seconds", "Duration of the latest finished sync",
                                 value=(last[1] - last[0]).total_seconds() if last else 0.0)  # fmt: skip
+        steps = GaugeMetricFamily("schoolgate_sync_last_step_seconds",
+                                  "Seconds the latest finished sync spent in each step", labels=["step"])  # fmt: skip
+        for step, seconds in (last[2] if last else {}).items():
+            steps.add_metric([step], seconds)
+        yield steps
 
         queue = GaugeMetricFamily("schoolgate_task_queue_depth", "Background tasks waiting", labels=["queue"])
         waiting = (
