@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -100,16 +100,17 @@ def _validation_message(
     return message, shown
 
 
+# A `Refused` (core.refusals) says which kind of refusal it is; its status follows from that.
 STATUS_OF_KIND = {INVALID: 422, MISSING: 404, CONFLICT: 409}
 
 # Domain refusals: (exception, status, code). A conflict (409) is a legal request the data's state refuses;
-# a lookup failure is 404 — an unknown code looks exactly like another district's code. A `Refused` says its
-# own kind (core.refusals), and the status follows it: STATUS_OF_KIND, not the number listed here.
-DOMAIN_ERRORS: list[tuple[type[Exception], int, str]] = [
+# a lookup failure is 404 — an unknown code looks exactly like another district's code. None: a `Refused`,
+# whose status is that of its kind.
+DOMAIN_ERRORS: list[tuple[type[Exception], int | None, str]] = [
     (IllegalTransition, 409, "illegal_transition"),
-    (TransferRejected, 409, "transfer_rejected"),
-    (FixRejected, 409, "fix_rejected"),
-    (OverrideRejected, 409, "override_rejected"),
+    (TransferRejected, None, "transfer_rejected"),
+    (FixRejected, None, "fix_rejected"),
+    (OverrideRejected, None, "override_rejected"),
     (InvalidUsername, 422, "invalid_username"),
     (InvalidFilter, 400, "invalid_filter"),
     (UnknownPerson, 404, "not_found"),
@@ -169,10 +170,10 @@ def install(api: NinjaAPI) -> None:
     for exc_type, status, code in DOMAIN_ERRORS:
 
         def domain(
-            request: HttpRequest, exc: Exception, status: int = status, code: str = code
+            request: HttpRequest, exc: Exception, status: int | None = status, code: str = code
         ) -> HttpResponse:
-            if isinstance(exc, Refused):
-                status = STATUS_OF_KIND[exc.kind]
+            if status is None:
+                status = STATUS_OF_KIND[cast(Refused, exc).kind]
             return respond(request, status, code, str(exc))
 
         api.add_exception_handler(exc_type, domain)

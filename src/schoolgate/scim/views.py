@@ -51,6 +51,11 @@ class MethodNotAllowed(SCIMException):
     _default_detail = "method not allowed"
 
 
+class UnsupportedMediaType(SCIMException):
+    status = 415
+    _default_detail = "unsupported media type"
+
+
 def respond(
     body: dict[str, Any] | None, status: int = 200, headers: dict[str, str] | None = None
 ) -> HttpResponse:
@@ -83,11 +88,6 @@ def _require(access: Access, permission: str) -> None:
     if not access.allows(permission):
         what = "read accounts" if permission == roles.VIEW_ACCOUNTS else "change accounts"
         raise ForbiddenException(detail=f"this token's level ({access.role}) may not {what}")
-
-
-class UnsupportedMediaType(SCIMException):
-    status = 415
-    _default_detail = "unsupported media type"
 
 
 # RFC 7644 §3.1 and §8.1: requests carry application/scim+json; plain application/json is accepted too.

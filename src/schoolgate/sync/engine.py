@@ -59,9 +59,8 @@ class SyncOutcome:
     diff: list[dict] | None = None
     format: str = ""
     matches: list[dict] = field(default_factory=list)
-    durations: dict[str, float] = field(
-        default_factory=dict
-    )  # seconds per step (STEPS) this run went through
+    # Seconds per step (STEPS) this run went through.
+    durations: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -167,7 +166,6 @@ def run_sync(
         )
         outcome = SyncOutcome(run=run.pk if run else None, status="", format=snapshot.format)
         outcome.warnings = list(snapshot.warnings)
-        outcome.durations = step.seconds
         if snapshot.errors:
             outcome.status, outcome.errors = SyncStatus.REJECTED.value, list(snapshot.errors)
             return _finish(run, outcome, step)

@@ -58,7 +58,7 @@ class AppliedSet(models.Model):
     content_key = models.CharField(max_length=64)
     exact_key = models.CharField(max_length=64, blank=True, default="")
     run = models.ForeignKey(SyncRun, on_delete=models.SET_NULL, null=True, related_name="+")
-    # Counts and sums over the people's stored fingerprints when the set was applied (resent.people_check).
+    # Counts and sums over the people's stored fingerprints when the set was applied (resent.read_people).
     people_check = models.CharField(max_length=200)
     people_in_sis = models.BigIntegerField()
 

@@ -150,12 +150,6 @@ def read_people(cursor: Any, district: District) -> People:
     return People(":".join(str(value) for value in row[:6]), row[3], row[6], (row[7], row[8]))
 
 
-def people_check(cursor: Any, district: District) -> tuple[str, int]:
-    """The check over every person's stored fingerprint, SIS presence and merge, and the number in the SIS."""
-    people = read_people(cursor, district)
-    return people.check, people.in_sis
-
-
 def lookup(district: District, key: str | None, exact_key: Callable[[], str | None]) -> Known | None:
     """The district's applied set if it has this key (a plain read; `confirm` checks it under the lock).
 
@@ -182,7 +176,7 @@ def confirm(cursor: Any, district: District, known: Known) -> None:
     record = AppliedSet.objects.filter(district=district).first()
     if record is None or record.content_key != known.key or record.run_id != known.run_id:
         raise Stale
-    if people_check(cursor, district)[0] != known.people_check:
+    if read_people(cursor, district).check != known.people_check:
         raise Stale
 
 
@@ -227,10 +221,9 @@ def record(
         return
     if known is not None:
         check, in_sis = known.people_check, known.people_in_sis
-    elif people is not None:
-        check, in_sis = people.check, people.in_sis
     else:
-        check, in_sis = people_check(cursor, district)
+        people = people or read_people(cursor, district)
+        check, in_sis = people.check, people.in_sis
     AppliedSet.objects.update_or_create(
         district=district,
         defaults={

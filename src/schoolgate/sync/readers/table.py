@@ -199,49 +199,38 @@ def _log_anomalies(file: str, anomalies: list[Anomaly], structure: Structure, lo
         if a.kind == "blank":
             structure.skip.add(a.line)
             structure.blank += 1
-        elif a.kind == "span":
-            fatal = True
-            log.error(
-                file,
-                a.line,
-                None,
-                f"a quoted field that starts on this line contains a line break (the record only ends on "
-                f"line {a.end}); line breaks are not allowed inside fields. Check for an unclosed double "
-                f"quote.",
-            )
-        elif a.kind == "quote":
-            fatal = True
-            log.error(
-                file,
-                a.line,
-                None,
-                f"has an unmatched double quote: {quote(a.snippet)}. A field that contains a double quote "
-                f'must be quoted as a whole, with the inner quote doubled ("").',
-            )
-        elif a.kind == "cr":
+            continue
+        log.error(file, a.line, None, _anomaly_message(a, structure.fields))
+        if a.kind in ("cr", "ragged"):  # one bad line: reported and skipped
             structure.skip.add(a.line)
-            log.error(
-                file,
-                a.line,
-                None,
-                f"contains a carriage return (CR) inside a field: {quote(a.snippet)}; line breaks are not "
-                f"allowed inside fields.",
-            )
-        elif a.kind == "ragged":
-            structure.skip.add(a.line)
-            log.error(
-                file,
-                a.line,
-                None,
-                f"has {a.fields} field{'s' if a.fields != 1 else ''} but the header has {structure.fields}: "
-                f"{quote(a.snippet)}. Every line must "
-                f"have as many comma-separated fields as the header (check for a missing or extra comma, or "
-                f"a value with a comma that is not in double quotes).",
-            )
-        else:
+        else:  # where rows start and end is no longer known
             fatal = True
-            log.error(file, a.line, None, f"could not be read as CSV: {a.snippet}.")
     return not fatal
+
+
+def _anomaly_message(a: Anomaly, header_fields: int) -> str:
+    if a.kind == "span":
+        return (
+            f"a quoted field that starts on this line contains a line break (the record only ends on line "
+            f"{a.end}); line breaks are not allowed inside fields. Check for an unclosed double quote."
+        )
+    if a.kind == "quote":
+        return (
+            f"has an unmatched double quote: {quote(a.snippet)}. A field that contains a double quote must be "
+            f'quoted as a whole, with the inner quote doubled ("").'
+        )
+    if a.kind == "cr":
+        return (
+            f"contains a carriage return (CR) inside a field: {quote(a.snippet)}; line breaks are not allowed "
+            f"inside fields."
+        )
+    if a.kind == "ragged":
+        return (
+            f"has {a.fields} field{'s' if a.fields != 1 else ''} but the header has {header_fields}: "
+            f"{quote(a.snippet)}. Every line must have as many comma-separated fields as the header (check "
+            f"for a missing or extra comma, or a value with a comma that is not in double quotes)."
+        )
+    return f"could not be read as CSV: {a.snippet}."
 
 
 def read_rows(
