@@ -92,6 +92,14 @@ def require(user: object, slug: str, permission: str | None) -> Access:
     return access
 
 
+def fix_lacks(access: Access, action: str) -> str | None:
+    """The permission this admin lacks to apply a doctor's fix of this action; None when they may. The fix is
+    the transition itself, so it needs that transition's permission (`roles.FIX_PERMISSIONS`), not only
+    DOCTOR."""
+    needed = roles.FIX_PERMISSIONS[action]
+    return None if access.allows(needed) else needed
+
+
 def people_in_scope(access: Access) -> QuerySet[Person]:
     """The people this admin may see: everyone in the district, or a school admin's schools' people (and the
     contacts of those schools' students)."""

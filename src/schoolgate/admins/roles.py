@@ -26,6 +26,18 @@ ALL = frozenset(
     {VIEW_ACCOUNTS, ACT_ACCOUNTS, EDIT_PEOPLE, SYNC_VIEW, SYNC_RUN, GENERATE, DOCTOR, AUDIT_VIEW, MANAGE_ADMINS,
      BILLING_VIEW, INTEGRATIONS}
 )  # fmt: skip
+# What applying a doctor's fix needs besides DOCTOR: the permission of the transition it makes, as at that
+# transition's own door. Diagnosing is reading; "Apply fix" is acting. An action not listed here is applied by
+# no one from the doctor.
+FIX_PERMISSIONS = {
+    "provision": ACT_ACCOUNTS,
+    "resend_welcome": ACT_ACCOUNTS,
+    "reinstate_and_provision": ACT_ACCOUNTS,
+    "unlock": ACT_ACCOUNTS,
+    "revoke": ACT_ACCOUNTS,
+    "transfer": ACT_ACCOUNTS,
+    "merge": EDIT_PEOPLE,
+}
 SUPPORT = frozenset({VIEW_ACCOUNTS, ACT_ACCOUNTS, EDIT_PEOPLE, SYNC_VIEW, DOCTOR, GENERATE})
 
 PRIMARY, SUPPORT_ROLE, BILLING, SCHOOL_ADMIN, AUDITOR = (

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from schoolgate.accounts.doctor import Report, apply_fix, diagnose
-from schoolgate.admins import roles
+from schoolgate.admins import authz, roles
 from schoolgate.api.auth import needs, require_people
 from schoolgate.api.errors import ERROR_STATUSES, ApiError, ErrorOut
 from schoolgate.api.schemas import AppliedOut, ApplyIn, DiagnosisOut
@@ -55,5 +55,13 @@ def apply(request: HttpRequest, payload: ApplyIn) -> dict:
     """Apply the fix of one finding (a transition: provision, resend, revoke, unlock, transfer, merge) and
     return what was done with the fresh diagnosis (the console's doctor allows the same)."""
     report, kwargs = _diagnose(request, payload.username, payload.email, payload.person, payload.student)
+    finding = report.finding(payload.finding)
+    if finding is not None and finding.fix.applicable:
+        # Diagnosing needs DOCTOR; applying the fix is a transition and needs that transition's permission.
+        lacking = authz.fix_lacks(request.auth, finding.fix.action)
+        if lacking:
+            level = roles.ROLE_NAMES.get(request.auth.role, request.auth.role)
+            raise ApiError(403, "forbidden", f"this token's level ({level}) does not allow {lacking}, which "
+                           f"the fix for {finding.code} needs", {"permission": lacking, "level": request.auth.role})  # fmt: skip
     applied = apply_fix(request.district, report, payload.finding, actor=request.actor)
     return {"applied": applied, "diagnosis": diagnose(request.district, **kwargs).as_dict()}

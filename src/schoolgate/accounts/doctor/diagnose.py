@@ -36,6 +36,10 @@ class Report:
     student: str | None = None
     findings: list[Finding] = field(default_factory=list)
 
+    def finding(self, code: str) -> Finding | None:
+        """The first finding with this code, if the diagnosis made one."""
+        return next((f for f in self.findings if f.code == code), None)
+
     def as_dict(self) -> dict[str, Any]:
         return {"subjects": self.subjects, "student": self.student,
                 "findings": [f.as_dict() for f in self.findings]}  # fmt: skip

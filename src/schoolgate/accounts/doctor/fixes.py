@@ -20,7 +20,7 @@ class FixRejected(Refused):
 
 def apply_fix(district: District, report: Report, code: str, *, actor: str) -> dict[str, Any]:
     """Apply the fix of the first finding with this code; returns what was done."""
-    finding = next((f for f in report.findings if f.code == code), None)
+    finding = report.finding(code)
     if finding is None:
         raise FixRejected(
             f"no finding {code!r} in this diagnosis (found: {', '.join(f.code for f in report.findings)})",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.db.models.functions import TruncDate
@@ -12,11 +13,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from schoolgate.accounts.doctor import FixRejected, apply_fix, diagnose
+from schoolgate.accounts.doctor import FixRejected, Report, apply_fix, diagnose
 from schoolgate.accounts.doctor.diagnose import UnknownSubject
 from schoolgate.accounts.lifecycle import IllegalTransition
 from schoolgate.accounts.models import Account, AccountState
-from schoolgate.admins import roles
+from schoolgate.admins import authz, roles
 from schoolgate.console.access import actor_of, admin_view, require_people
 from schoolgate.console.charts import bar_chart, day_columns
 from schoolgate.core.models import AuditEvent
@@ -38,14 +39,28 @@ def doctor(request: HttpRequest) -> HttpResponse:
             report = diagnose(request.district, **kwargs)
             require_people(request, *report.subjects, ask["student"] or "")  # a school admin's people only
             if request.method == "POST" and params.get("apply"):
+                _require_fix(request, report, params["apply"])
                 applied = apply_fix(request.district, report, params["apply"], actor=actor_of(request))
                 report = diagnose(request.district, **kwargs)
         except (UnknownSubject, FixRejected, IllegalTransition) as exc:
             error = str(exc)
     elif sent:
         error = "Enter a username, an e-mail address or a SIS code, then choose Diagnose."
-    return render(request, "console/doctor.html", {"ask": ask, "report": report, "applied": applied, "error": error},
-                  status=400 if error else 200)  # fmt: skip
+    # Only the fixes this admin may apply get a button; the others say which permission they need.
+    access = request.access  # type: ignore[attr-defined]
+    rows = [(f, authz.fix_lacks(access, f.fix.action) if f.fix.applicable else None)
+            for f in (report.findings if report else [])]  # fmt: skip
+    context = {"ask": ask, "report": report, "rows": rows, "applied": applied, "error": error}
+    return render(request, "console/doctor.html", context, status=400 if error else 200)
+
+
+def _require_fix(request: HttpRequest, report: Report, code: str) -> None:
+    """403 unless this admin may apply the fix of finding `code` (an unknown finding is apply_fix's to refuse)."""
+    finding = report.finding(code)
+    if finding is not None and finding.fix.applicable:
+        lacking = authz.fix_lacks(request.access, finding.fix.action)  # type: ignore[attr-defined]
+        if lacking:
+            raise PermissionDenied(f"applying this fix needs {lacking}, which your role does not allow")
 
 
 @admin_view(None)
