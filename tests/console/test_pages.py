@@ -101,11 +101,12 @@ def test_bulk_action_states_the_count_then_acts(admin, synced):
     one = admin.post(url, {"action": "provision", "account": picked[:1]})
     assert b"to this one account:" in one.content and b"these 1" not in one.content
     assert Account.objects.filter(state="invited").count() == 0, "nothing happens before confirmation"
-    done = admin.post(url, {"action": "provision", "account": picked, "confirmed": "yes"})
+    done = admin.post(url, confirmation(confirm))
     assert done.status_code == 302 and "/jobs/" in done["Location"]
     assert Account.objects.filter(state="invited").count() == 2
     assert AuditEvent.objects.filter(action="account.provisioned", actor="admin:ada@example.org").count() == 2
-    every = admin.post(url, {"action": "provision", "scope": "all", "kind": "contact", "confirmed": "yes"})
+    asked = admin.post(url, {"action": "provision", "scope": "all", "kind": "contact"})
+    every = admin.post(url, confirmation(asked))
     assert (
         every.status_code == 302
         and Account.objects.filter(person__kind="contact", state="invited").count() == 4
@@ -114,6 +115,38 @@ def test_bulk_action_states_the_count_then_acts(admin, synced):
     assert b"done" in job_page.content and b"report.pdf" in job_page.content
     assert admin.post(url, {"action": "explode", "scope": "all"}).status_code == 400
     assert admin.post(url, {"action": "revoke"}).status_code == 400, "nothing selected"
+
+
+def confirmation(page) -> dict[str, list[str]]:
+    """The fields the confirmation page's form posts (its hidden inputs)."""
+    posted: dict[str, list[str]] = {}
+    for name, value in re.findall(rb'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.content):
+        if name != b"csrfmiddlewaretoken":
+            posted.setdefault(name.decode(), []).append(value.decode())
+    return posted
+
+
+def test_confirming_every_match_acts_only_on_what_was_confirmed(admin, synced):
+    """The confirmation lists the accounts "every match" found; if another admin or a sync changes which
+    accounts match before the admin confirms, nothing is done and the new selection is shown instead."""
+    url = f"/console/{synced.slug}/accounts/action/"
+    Account.objects.filter(person__sis_code="p0").update(state="invited")
+    asked = admin.post(url, {"action": "revoke", "scope": "all", "state": "invited"})
+    assert b"Revoke access: 1 account" in asked.content
+    Account.objects.filter(person__sis_code="p1").update(state="invited")  # meanwhile, elsewhere
+    changed = admin.post(url, confirmation(asked))
+    assert changed.status_code == 409 and b"changed since you looked" in changed.content
+    assert b"Revoke access: 2 accounts" in changed.content
+    assert not Account.objects.filter(state="revoked").exists(), "nothing is done on a changed selection"
+    done = admin.post(url, confirmation(changed))
+    assert done.status_code == 302 and Account.objects.filter(state="revoked").count() == 2
+
+
+def test_bulk_action_with_a_bad_filter_says_so(admin, synced):
+    url = f"/console/{synced.slug}/accounts/action/"
+    refused = admin.post(url, {"action": "revoke", "scope": "all", "kind": "bogus"})
+    assert refused.status_code == 400 and b"bogus" in refused.content
+    assert admin.post(url, {"action": "revoke", "account": ["\u00b2", "abc"]}).status_code == 400
 
 
 def test_person_page_and_overrides(admin, synced):
@@ -220,6 +253,9 @@ def test_generate_preview_job_report_and_notifications(admin, synced, cli):
     assert "Created 4" in text
     bell = admin.get(f"/console/{synced.slug}/notifications/")
     assert b'id="unread">1<' in bell.content
+    for junk in ("abc", "\u00b2", ""):  # a form anyone can edit: an id that is no number marks nothing read
+        marked = admin.post(f"/console/{synced.slug}/notifications/", {"id": junk})
+        assert marked.status_code == 302 and Notification.objects.filter(read_at__isnull=True).count() == 1
     admin.post(f"/console/{synced.slug}/notifications/", {"all": "1"})
     assert Notification.objects.filter(read_at__isnull=True).count() == 0
     other = make_district("other")

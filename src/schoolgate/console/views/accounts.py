@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -16,6 +17,7 @@ from schoolgate.admins import roles
 from schoolgate.console.access import actor_of, admin_view, school_limit, scope_of
 from schoolgate.console.queries import ORDER, Filters, Page, account_page, matching
 from schoolgate.core.models import School
+from schoolgate.core.numbers import whole_number
 from schoolgate.jobs.runner import create_job, run_job
 from schoolgate.people.models import PersonKind
 
@@ -76,7 +78,8 @@ def _selected(request: HttpRequest) -> tuple[list[int], Filters]:
     filters = Filters.from_query(request.POST)
     qs = matching(request.district, filters, scope_of(request))
     if request.POST.get("scope") != "all":
-        qs = qs.filter(pk__in=[int(v) for v in request.POST.getlist("account") if v.isdigit()])
+        ticked = (whole_number(v) for v in request.POST.getlist("account"))
+        qs = qs.filter(pk__in=[pk for pk in ticked if pk is not None])
     # The account list's order, so that the confirmation shows the first accounts as the list showed them.
     return list(qs.order_by(*ORDER).values_list("person_id", flat=True)), filters
 
@@ -100,11 +103,19 @@ def account_action(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
     if action not in ACTIONS:
         return _back_to_list(request, "Choose an action", "Pick an action.")
-    person_ids, filters = _selected(request)
+    try:
+        person_ids, filters = _selected(request)
+    except InvalidFilter as exc:
+        return _back_to_list(request, "Check the filters", str(exc))
     if not person_ids:
         return _back_to_list(request, "Nothing selected",
                              "Tick at least one account, or choose “every account matching the filters”.")  # fmt: skip
-    if request.POST.get("confirmed") != "yes":
+    # "Every match" is asked again when the admin confirms: if the accounts it finds are no longer exactly
+    # those the confirmation listed (a sync or another admin moved some), show the new selection instead.
+    selection = _selection_key(person_ids)
+    confirmed = request.POST.get("confirmed") == "yes"
+    changed = confirmed and request.POST.get("selection") != selection
+    if not confirmed or changed:
         shown = (
             Account.objects.filter(
                 district=request.district, person_id__in=person_ids[:SHOWN_IN_CONFIRMATION]
@@ -115,8 +126,9 @@ def account_action(request: HttpRequest) -> HttpResponse:
         return render(request, "console/confirm.html", {
             "action": action, "label": ACTIONS[action], "count": len(person_ids), "shown": shown,
             "more": max(0, len(person_ids) - SHOWN_IN_CONFIRMATION), "post": request.POST,
-            "cancel_url": _list_url(request),
-        })  # fmt: skip
+            "cancel_url": _list_url(request), "selection": selection, "changed": changed,
+            "not_carried": ("csrfmiddlewaretoken", "confirmed", "selection"),
+        }, status=409 if changed else 200)  # fmt: skip
     job = create_job(
         request.district, kind=KIND, title=f"{ACTIONS[action]}: {len(person_ids)} account(s)",
         person_ids=person_ids, params={"action": action, "filters": filters.as_query()}, actor=actor_of(request),
@@ -124,3 +136,8 @@ def account_action(request: HttpRequest) -> HttpResponse:
     if len(person_ids) <= RUN_INLINE_UP_TO:
         run_job(job.pk)
     return redirect("console:job", slug=request.district.slug, job_id=job.pk)
+
+
+def _selection_key(person_ids: list[int]) -> str:
+    """What the confirmation showed, in a form field: a digest of exactly which accounts were selected."""
+    return hashlib.sha256(",".join(map(str, sorted(person_ids))).encode()).hexdigest()

@@ -21,6 +21,7 @@ from schoolgate.admins import authz, roles
 from schoolgate.console.access import actor_of, admin_view, require_people
 from schoolgate.console.charts import bar_chart, day_columns
 from schoolgate.core.models import AuditEvent
+from schoolgate.core.numbers import whole_number
 from schoolgate.jobs.models import Notification
 
 
@@ -68,7 +69,8 @@ def _require_fix(request: HttpRequest, report: Report, code: str) -> None:
 def notifications(request: HttpRequest) -> HttpResponse:
     mine = Notification.objects.filter(district=request.district, recipient=actor_of(request))
     if request.method == "POST":
-        target = mine if request.POST.get("all") else mine.filter(pk=request.POST.get("id"))
+        # An id that is not a number names no notification (filtering on it as is raises: a 500).
+        target = mine if request.POST.get("all") else mine.filter(pk=whole_number(request.POST.get("id")))
         target.filter(read_at__isnull=True).update(read_at=timezone.now())
         return redirect("console:notifications", slug=request.district.slug)
     return render(
