@@ -416,3 +416,36 @@ def test_a_global_service_level_can_be_given_in_any_district(district):
     assert check_role(district, "service:lms") == []
     with pytest.raises(AdminChangeRejected, match="no service level 'theirs'"):
         check_role(district, "service:theirs")
+
+
+def test_an_invitation_to_an_existing_login_by_its_email_lands_on_that_login(client, district):
+    """The operator's login is named 'operator' and carries operator@example.org: invited by that address to
+    another district, accepting adds the membership to the same login (no second login for one person)."""
+    operator = make_admin(district, "operator@example.org", roles.SUPPORT_ROLE)
+    User.objects.filter(pk=operator.pk).update(username="operator")
+    operator.refresh_from_db()
+    other = make_district("other-district", name="Other District")
+    _, token = invite_admin(other, "operator@example.org", roles.AUDITOR, actor="test")
+    link = reverse("console:invitation", kwargs={"token": token})
+
+    assert client.get(link).status_code == 302, "an existing admin logs in first"
+    log_in_admin(client, operator)
+    page = client.get(link)
+    assert page.status_code == 200 and b"Choose a password" not in page.content
+    accepted = client.post(link)
+    assert accepted.status_code == 302 and accepted["Location"].endswith("/console/other-district/")
+    assert client.get(accepted["Location"]).status_code == 200
+    assert User.objects.filter(email__iexact="operator@example.org").count() == 1
+    assert AdminMembership.objects.get(district=other).user_id == operator.pk
+
+
+def test_an_invitation_opened_while_someone_else_is_signed_in_makes_no_login(client, district, primary):
+    _, token = invite_admin(district, "newcomer@example.org", roles.AUDITOR, actor="test")
+    link = reverse("console:invitation", kwargs={"token": token})
+    for answer in (
+        client.get(link),
+        client.post(link, {"password": NEW_PASSWORD, "password2": NEW_PASSWORD}),
+    ):
+        assert answer.status_code == 409 and b"signed in to the console as pat@example.org" in answer.content
+    assert not User.objects.filter(username="newcomer@example.org").exists()
+    assert not AdminMembership.objects.filter(user__username="newcomer@example.org").exists()

@@ -172,6 +172,17 @@ def read_invitation(token: str) -> AdminInvitation:
     return invitation
 
 
+def invited_login(email: str) -> AbstractBaseUser | None:
+    """The existing login an invitation to `email` belongs to: the one named by it or, failing that, the one
+    whose e-mail it is (the operator and logins made before e-mail became the login name carry another
+    username) — the same match `invite_admin` uses, so an invitation it let through lands on that login."""
+    user_model = get_user_model()
+    return (
+        user_model.objects.filter(username=email).first()
+        or user_model.objects.filter(email__iexact=email).order_by("pk").first()
+    )
+
+
 def create_admin_login(email: str, password: str) -> AbstractBaseUser:
     """A new admin login (username = e-mail address); ValidationError if the password is too weak."""
     user_model = get_user_model()
@@ -189,7 +200,7 @@ def accept_invitation(invitation: AdminInvitation, user: AbstractBaseUser, *, ac
         locked = AdminInvitation.objects.select_for_update().get(pk=invitation.pk)
         if locked.used_at is not None or locked.withdrawn_at is not None:
             raise AdminChangeRejected("this invitation was already used or withdrawn")
-        if user.username.lower() != locked.email:
+        if locked.email not in (user.username.lower(), (user.email or "").lower()):
             raise AdminChangeRejected(f"this invitation is for {locked.email}, not for {user.get_username()}")
         try:
             with transaction.atomic():

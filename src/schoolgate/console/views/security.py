@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
@@ -31,6 +30,7 @@ from schoolgate.admins.delegation import (
     InvitationInvalid,
     accept_invitation,
     create_admin_login,
+    invited_login,
     read_invitation,
     role_label,
 )
@@ -168,8 +168,17 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     except InvitationInvalid as exc:
         return render(request, "console/invitation.html", {"invalid": str(exc)}, status=410)
     user, error = request.user, ""
-    login = get_user_model().objects.filter(username=invite.email).first()
-    if login is not None and not (user.is_authenticated and user.pk == login.pk and user.is_verified()):
+    login = invited_login(invite.email)
+    if user.is_authenticated and (login is None or user.pk != login.pk):
+        # Someone else is signed in on this browser: accepting must not make a second login for the invitee
+        # while the console stays signed in as the other admin (who would then land on a district they are
+        # not in).
+        return render(request, "console/message.html", {
+            "title": "Signed in as someone else",
+            "message": f"This invitation is for {invite.email}, and this browser is signed in to the console as "
+                       f"{user.get_username()}. Log out, then open the invitation link again.",
+        }, status=409)  # fmt: skip
+    if login is not None and not (user.is_authenticated and user.is_verified()):
         return redirect_to_login(request.get_full_path(), "console:login")  # an existing admin logs in first
     if request.method == "POST":
         try:
