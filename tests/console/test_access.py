@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -188,6 +190,12 @@ def test_a_school_admin_sees_only_their_schools(client, a_and_b):
                          {"action": "revoke", "account": [south.pk], "confirmed": "yes"})  # fmt: skip
     assert revoke.status_code == 400
     assert Account.objects.get(pk=south.pk).state == south.state
+    dashboard = client.get(reverse("console:dashboard", kwargs={"slug": a["slug"]}))
+    shown = sum(int(n) for n in re.findall(rb"</a>: (\d+)</li>", dashboard.content))
+    accounts = Account.objects.filter(district=district)
+    assert shown == accounts.exclude(person__sis_code__startswith="as").count() < accounts.count(), (
+        "the dashboard counts the school admin's schools' accounts only"
+    )
 
 
 def test_the_operator_sees_health_not_people(client, a_and_b):

@@ -18,7 +18,7 @@ from schoolgate.accounts.doctor.diagnose import UnknownSubject
 from schoolgate.accounts.lifecycle import IllegalTransition
 from schoolgate.accounts.models import Account, AccountState
 from schoolgate.admins import authz, roles
-from schoolgate.console.access import actor_of, admin_view, require_people
+from schoolgate.console.access import actor_of, admin_view, require_people, scope_of
 from schoolgate.console.charts import bar_chart, day_columns
 from schoolgate.core.models import AuditEvent
 from schoolgate.core.numbers import whole_number
@@ -106,16 +106,16 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 
 @admin_view(None)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    by_state = dict(
-        Account.objects.filter(district=request.district)
-        .values_list("state")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+    # A school admin's figures are their schools' accounts, like every other page they see.
+    accounts = Account.objects.filter(district=request.district)
+    scope = scope_of(request)
+    if scope is not None:
+        accounts = accounts.filter(person__in=scope)
+    by_state = dict(accounts.values_list("state").annotate(n=Count("id")).order_by())
     states = [(state, by_state.get(state, 0)) for state in AccountState.values]
     since = timezone.now() - timedelta(days=30)
     per_day = dict(
-        Account.objects.filter(district=request.district, activated_at__gte=since)
+        accounts.filter(activated_at__gte=since)
         .annotate(day=TruncDate("activated_at"))
         .values_list("day")
         .annotate(n=Count("id"))
