@@ -105,6 +105,23 @@ def test_code_change_is_transferred_by_the_sync_when_the_district_allows(cli, di
     assert AuditEvent.objects.get(action="account.transferred_in").actor == "system:sync"
 
 
+def test_a_dry_run_shows_the_transfer_the_sync_would_make(cli, district, tmp_path):
+    active_maria(cli, district, tmp_path)
+    cli("district", "set", district.slug, "--auto-transfer", "on", "--json")
+    path = write_oneroster(tmp_path / "after", users=[kid("C2"), maria("C2")], orgs=ORGS)
+    dry = cli("sync", district.slug, path, "--dry-run", "--json").json
+    assert dry["counts"]["identity"]["transferred"] == 1
+    (old,) = [move for move in dry["diff"] if move["person"] == "C1"]
+    assert (old["from"], old["to"], old["reason"], old["successor"]) == (
+        "active",
+        "revoked",
+        "superseded",
+        "C2",
+    )
+    accounts = accounts_by_person(cli, district.slug)
+    assert (accounts["C1"]["state"], accounts["C1"]["username"]) == ("active", "maria"), "nothing moved"
+
+
 def test_a_weak_match_is_only_suggested(cli, district, tmp_path):
     active_maria(cli, district, tmp_path)
     cli("district", "set", district.slug, "--auto-transfer", "on", "--json")

@@ -172,3 +172,32 @@ def test_an_admin_may_change_only_the_case_of_a_logins_own_username(cli, distric
     result = cli("username", district.slug, "p2", "JPark", "--json")
     assert result.code == 0, result.stdout
     assert accounts_by_person(cli, district.slug)["p2"]["username"] == "JPark"
+
+
+def test_clashes_a_sync_would_flag_are_in_its_dry_run_and_count_in_its_guard(cli, district, tmp_path):
+    """The username step runs after the plan; a dry run and the mass-revocation guard must see its flags too
+    (a sync once sent hundreds of logins to ready_to_revoke unheld while its dry run showed none)."""
+    cli("district", "set", district.slug, "--username-source", "email", "--guard-minimum", "0", "--json")
+    separate = users(parent_email="jin.park@home.example.org")
+    cli("sync", district.slug, write_oneroster(tmp_path / "a", users=separate, orgs=ORGS), "--json")
+    cli("provision", district.slug, "t1", "p1", "p2", "--json")
+    clashing = write_oneroster(tmp_path / "b", users=users(), orgs=ORGS)
+
+    dry = cli("sync", district.slug, clashing, "--dry-run", "--json").json
+    assert dry["status"] == "dry_run" and dry["counts"]["usernames"]["clashes"] == 1
+    assert {"person": "p1", "kind": "contact", "from": "invited", "to": "ready_to_revoke",
+            "reason": "duplicate_username", "successor": None} in dry["diff"]  # fmt: skip
+    assert dry["counts"]["guard"]["revoking"] == 1 and dry["counts"]["guard"]["tripped"]
+    assert accounts_by_person(cli, district.slug)["p1"]["state"] == "invited", "a dry run changes nothing"
+
+    held = cli("sync", district.slug, clashing, "--json")
+    assert held.code == 3 and held.json["status"] == "held"
+    assert any(
+        move["person"] == "p1" and move["reason"] == "duplicate_username" for move in held.json["diff"]
+    )
+    assert accounts_by_person(cli, district.slug)["p1"]["state"] == "invited", "a held run changes nothing"
+    assert not AuditEvent.objects.filter(action="account.flagged_for_revocation").exists()
+
+    applied = cli("sync", district.slug, clashing, "--confirm", "--json")
+    assert applied.code == 0 and applied.json["status"] == "applied"
+    assert accounts_by_person(cli, district.slug)["p1"]["reason"] == "duplicate_username"

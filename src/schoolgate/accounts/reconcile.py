@@ -192,8 +192,13 @@ def planned_moves(limit: int | None = None) -> list[dict]:
     ]
 
 
-def apply(district: District, *, actor: str, run_id: int | None = None) -> dict[str, int]:
-    """Carry out the stored plan through the lifecycle functions; returns moves made per kind."""
+def apply(
+    district: District, *, actor: str, run_id: int | None = None, keep_plan: bool = False
+) -> dict[str, int]:
+    """Carry out the stored plan through the lifecycle functions; returns moves made per kind.
+
+    `keep_plan` leaves the plan for `planned_moves` (a sync decides whether to hold only after the steps
+    that follow this one); `discard_plan` then drops it."""
     done: dict[str, int] = {}
     pick = f"SELECT account_id, reason, successor_id FROM {PLAN_TABLE} WHERE move = %s"
     with transaction.atomic():
@@ -212,9 +217,15 @@ def apply(district: District, *, actor: str, run_id: int | None = None) -> dict[
         done["reinstate"] = lifecycle.reinstate(
             district, Selection(pick, ("reinstate",)), actor=actor, run_id=run_id
         ).count
-        with connection.cursor() as cursor:
-            sql.drop_temp_table(cursor, PLAN_TABLE)
+        if not keep_plan:
+            discard_plan()
     return done
+
+
+def discard_plan() -> None:
+    """Drop the stored plan."""
+    with connection.cursor() as cursor:
+        sql.drop_temp_table(cursor, PLAN_TABLE)
 
 
 def reconcile(

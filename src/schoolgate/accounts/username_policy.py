@@ -25,13 +25,16 @@ HOLDS_CREDENTIALS = (AccountState.INVITED, AccountState.ACTIVE, AccountState.REA
 
 def follow_sis(
     district: District, scope: str | None, *, actor: str, run_id: int | None = None
-) -> dict[str, int]:
+) -> tuple[dict[str, int], dict[int, str]]:
     """After a sync: logins whose SIS username (or e-mail) changed take the new value when it is free; when
     another account holds it, the newer of the two is flagged `duplicate_username`; a flagged login whose
-    clash has gone is restored."""
+    clash has gone is restored.
+
+    Returns the counts and the accounts flagged, each with the state it was in (the sync's guard counts them
+    and its diff lists them)."""
     counts = {"changed": 0, "clashes": 0, "resolved": 0}
     if district.username_source not in SOURCE_FIELD:
-        return counts
+        return counts, {}
     account = sql.table(Account)
     states = ", ".join(f"'{s}'" for s in HOLDS_CREDENTIALS)
     in_scope = f"a.person_id IN ({scope})" if scope else "1 = 1"  # no scope: everyone
@@ -67,20 +70,20 @@ def follow_sis(
         waiting = [claim for claim, _ in blocked] if renamed else []
     newer = {_newer(claim.account_id, holder) for claim, holder in blocked}
     # One query, not one per clash: those already flagged stay as they are.
-    to_flag = set(
+    to_flag = dict(
         Account.objects.filter(pk__in=newer)
         .exclude(reason=RevokeReason.DUPLICATE_USERNAME)
-        .values_list("pk", flat=True)
+        .values_list("pk", "state")
     )
     if to_flag:
         lifecycle.flag_for_revocation(
             district,
-            select_accounts(to_flag, reason=RevokeReason.DUPLICATE_USERNAME),
+            select_accounts(set(to_flag), reason=RevokeReason.DUPLICATE_USERNAME),
             actor=actor,
             run_id=run_id,
         )
         counts["clashes"] = len(to_flag)
-    return counts
+    return counts, to_flag
 
 
 def _newer(claimant: int, holder: int) -> int:

@@ -277,7 +277,6 @@ def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun |
         )  # fmt: skip
     step("plan")
     plan = reconcile.plan(district, scope)
-    held = guard_trips(district, plan.revoking, plan.holding)
     outcome.counts["accounts"] = {MOVE_NAMES[k]: v for k, v in plan.as_dict().items()}
     outcome.counts["identity"] = {
         "strong": sum(m.strength == "strong" for m in plan.matches),
@@ -285,30 +284,38 @@ def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun |
         "transferred": 0,
     }
     outcome.matches = [m.as_dict() for m in plan.matches]
+    # Every step that moves accounts runs before the run is held or reported as a dry run (all of it rolls
+    # back then): logins that follow SIS usernames can clash and be flagged, and automatic transfers move
+    # logins, so a dry run that stopped after the plan showed none of that, and the guard did not count it.
+    step("apply")
+    run_id = run.pk if run else None
+    reconcile.apply(district, actor=audit.SYSTEM_SYNC, run_id=run_id, keep_plan=True)
+    clashes: dict[int, str] = {}
+    if district.username_source != "chosen":  # usernames follow the SIS: take changes, flag clashes
+        outcome.counts["usernames"], clashes = username_policy.follow_sis(
+            district, scope, actor=audit.SYSTEM_SYNC, run_id=run_id
+        )
+    transfers = []
+    if district.auto_transfer_strong_matches:  # district policy: carry logins over on strong evidence
+        transfers = supersession.pending_transfers(district, plan.matches)
+        for old, new in transfers:
+            transfer_login(district, old, new, actor=audit.SYSTEM_SYNC)
+    outcome.counts["identity"]["transferred"] = len(transfers)
+    revoking = plan.revoking + len(clashes)
+    held = guard_trips(district, revoking, plan.holding)
     outcome.counts["guard"] = {
-        "revoking": plan.revoking,
+        "revoking": revoking,
         "holding": plan.holding,
         "share": district.revoke_guard_share,
         "tripped": held,
     }
     if dry_run:
-        outcome.status, outcome.diff = "dry_run", reconcile.planned_moves()
+        outcome.status, outcome.diff = "dry_run", _diff(clashes, transfers)
         raise _RollBack(outcome)
     if held and not confirm:
-        outcome.status, outcome.diff = SyncStatus.HELD.value, reconcile.planned_moves(limit=DIFF_LIMIT)
+        outcome.status, outcome.diff = SyncStatus.HELD.value, _diff(clashes, transfers, limit=DIFF_LIMIT)
         raise _RollBack(outcome)
-    step("apply")
-    reconcile.apply(district, actor=audit.SYSTEM_SYNC, run_id=run.pk if run else None)
-    if district.username_source != "chosen":  # usernames follow the SIS: take changes, flag clashes
-        outcome.counts["usernames"] = username_policy.follow_sis(
-            district, scope, actor=audit.SYSTEM_SYNC, run_id=run.pk if run else None
-        )
-    transferred = 0
-    if district.auto_transfer_strong_matches:  # district policy: carry logins over on strong evidence
-        for old, new in supersession.pending_transfers(district, plan.matches):
-            transfer_login(district, old, new, actor=audit.SYSTEM_SYNC)
-            transferred += 1
-    outcome.counts["identity"]["transferred"] = transferred
+    reconcile.discard_plan()
     # The people this run touched may have new names, e-mails or students: their accounts' data changed.
     account = sql.table(Account)
     people = scope or f"SELECT id FROM {sql.table(Person)} WHERE district_id = %s"
@@ -337,6 +344,21 @@ def _apply(district: District, work: _Work, outcome: SyncOutcome, run: SyncRun |
         SyncRun.objects.filter(district=district, status=SyncStatus.HELD, source=run.source).update(
             status=SyncStatus.CONFIRMED, confirmed_by=run
         )
+
+
+def _diff(clashes: dict[int, str], transfers: list[tuple[str, str]], limit: int | None = None) -> list[dict]:
+    """The run's moves: the plan's, with the logins that automatic transfer carried over, then the username
+    clashes flagged after it (`clashes`: account → its state before)."""
+    moves = reconcile.planned_moves(limit=limit)
+    successor = dict(transfers)
+    for move in moves:
+        if move["person"] in successor:  # flagged as superseded, then its login moved on: revoked
+            move.update(to="revoked", successor=successor[move["person"]])
+    flagged = Account.objects.filter(pk__in=clashes).values_list("pk", "person__sis_code", "person__kind")
+    for pk, code, kind in sorted(flagged, key=lambda row: row[1]):
+        moves.append({"person": code, "kind": kind, "from": clashes[pk], "to": "ready_to_revoke",
+                      "reason": "duplicate_username", "successor": None})  # fmt: skip
+    return moves[:limit] if limit else moves
 
 
 def _finish(run: SyncRun | None, outcome: SyncOutcome, clock: _Clock) -> SyncOutcome:
