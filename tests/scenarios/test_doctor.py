@@ -202,8 +202,12 @@ def test_superseded_and_suggested_successors(cli, school, tmp_path):
     doc = doctor(cli, school, "--person", "cat")
     f = finding(doc, "superseded")
     assert "cat2" in f["message"] and f["fix"]["action"] == "transfer"
-    assert "revoked" in codes(doctor(cli, school, "--person", "cat", "--apply", "superseded"))
+    after = doctor(cli, school, "--person", "cat", "--apply", "superseded")
+    assert "revoked" in codes(after)
     assert Account.objects.get(person__sis_code="cat2").state == "active"
+    # The old record's login moved on: nothing to list again there, so no fix to apply — the other record.
+    fix = finding(after, "revoked")["fix"]
+    assert (fix["action"], fix["applicable"]) == ("use_other_record", False) and "cat2" in fix["description"]
 
 
 def test_weak_successor_is_suggested(cli, school, tmp_path):

@@ -64,6 +64,8 @@ def test_portal_override_survives_sync_and_is_reported(cli, district, tmp_path):
     assert "aunt" not in accounts_by_person(cli, district.slug), "back to the rules: withdrawn"
     assert AuditEvent.objects.filter(district=district, action="override.removed").count() == 1
     assert cli("override", "list", district.slug, "--json").json["overrides"] == []
+    text = cli("override", "list", district.slug)
+    assert text.code == 0 and "No overrides in force." in text.stdout, "the text form of an empty list too"
 
 
 def test_section_override_and_sibling_added_without_touching_the_first_child(cli, district, tmp_path):

@@ -109,12 +109,32 @@ def state_checks(ctx: Context) -> list[Finding]:
             f"A welcome was sent{sent} but the password has not been set yet.", fix,
         )]  # fmt: skip
     if state == AccountState.REVOKED:
+        # A record that left the SIS, was merged away or handed its login to a newer record has nothing to be
+        # listed again for: offering the fix only for the doctor to refuse it helps nobody.
+        if account.reason == RevokeReason.SUPERSEDED and account.successor_id:
+            fix = Fix(
+                "use_other_record",
+                f"Their login moved to {account.successor.sis_code}: diagnose that record.",
+                _cmd(ctx, "doctor", f"--person {account.successor.sis_code}"),
+            )
+        elif not ctx.person.in_sis or ctx.person.merged_into_id:
+            fix = Fix(
+                "edit_sis",
+                "This record is no longer in the SIS: if they should have access, restore it in "
+                "the SIS and sync.",
+                _cmd(ctx, "sync", "PATH"),
+            )
+        else:
+            fix = Fix(
+                "reinstate_and_provision",
+                "If they should have access, list them again and send a new welcome.",
+                _cmd(ctx, "doctor", f"--person {ctx.code}", "--apply revoked"),
+                applicable=True,
+            )
         return [_finding(
             ctx, "revoked", ERROR,
             f"The login was revoked on {account.revoked_at:%Y-%m-%d}"
-            f"{f' ({account.reason})' if account.reason else ''}; a revoked login cannot be used again.",
-            Fix("reinstate_and_provision", "If they should have access, list them again and send a new welcome.",
-                _cmd(ctx, "doctor", f"--person {ctx.code}", "--apply revoked"), applicable=True),
+            f"{f' ({account.reason})' if account.reason else ''}; a revoked login cannot be used again.", fix,
         )]  # fmt: skip
     findings = []
     if state == AccountState.READY_TO_REVOKE:

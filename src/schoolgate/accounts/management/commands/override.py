@@ -82,7 +82,7 @@ class Command(SchoolgateCommand):
         return next(r.as_dict() for r in list_overrides(district, include_removed=True) if r.id == pk)
 
     def render(self, doc: dict) -> None:
-        rows = doc.get("overrides") or [doc["override"]]
+        rows = doc["overrides"] if "overrides" in doc else [doc["override"]]  # list, or set/remove
         for r in rows:
             state = (
                 "removed"
