@@ -22,3 +22,26 @@ def test_a_command_on_an_unmigrated_database_says_to_migrate(tmp_path):
     document = json.loads(ran.stdout)
     assert "run `schoolgate migrate` first" in document["error"]
     assert "schoolgate migrate" in ran.stderr
+
+
+def test_json_before_or_after_a_sub_command(cli, district):
+    for args in (("district", "--json", "list"), ("district", "list", "--json")):
+        ran = cli(*args)
+        assert ran.code == 0 and json.loads(ran.stdout)["districts"][0]["slug"] == district.slug, args
+    assert not cli("district", "list").stdout.startswith("{"), "text without --json"
+
+
+def test_a_usage_error_with_json_is_one_json_document_and_exit_2(cli, district):
+    for args in (
+        ("accounts", district.slug, "--state", "bogus", "--json"),
+        ("provision", district.slug, "--json"),
+        ("district", "--json", "nope"),
+        ("override", "list", "--json"),
+    ):
+        ran = cli(*args)
+        assert ran.code == 2, args
+        document = json.loads(ran.stdout)
+        assert document["usage"] is True and document["error"], args
+        assert "usage:" in ran.stderr
+    text = cli("accounts", district.slug, "--state", "bogus")
+    assert text.code == 2 and text.stdout == "", "no JSON unless asked for"

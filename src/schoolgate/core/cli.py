@@ -7,7 +7,9 @@ people go to stderr.
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,49 @@ class InputRejected(Exception):
         self.detail = detail or {}
 
 
+def json_flag(parser: argparse.ArgumentParser) -> None:
+    """`--json` on a sub-command. Absent there, it leaves the command's own `--json` as it was, so that
+    `district --json list` and `district list --json` both print JSON (a sub-command's default False used to
+    overwrite a `--json` given before it)."""
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document on stdout"
+    )
+
+
+class _Parser(CommandParser):
+    """Usage errors say so in JSON too when `--json` was asked for: a script reading stdout gets its one
+    document (`{"error": …, "usage": true}`) as well as the usage on stderr and exit code 2."""
+
+    json_asked = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if "--json" in (sys.argv[1:] if args is None else args):
+            _each_parser(
+                self, lambda parser: setattr(parser, "json_asked", True)
+            )  # before or after a sub-command
+        return super().parse_known_args(args, namespace)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        if self.called_from_command_line and self.json_asked:
+            sys.stdout.write(json.dumps({"error": message, "usage": True}, ensure_ascii=False) + "\n")
+        super().error(message)
+
+
+def _each_parser(parser: argparse.ArgumentParser, do: Callable[[argparse.ArgumentParser], None]) -> None:
+    """`do` to `parser` and to its sub-commands' parsers, all the way down."""
+    do(parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _each_parser(sub, do)
+
+
+def _as_json_parser(parser: argparse.ArgumentParser) -> None:
+    # Django builds every parser as a CommandParser, sub-commands' too; the class is swapped after.
+    if type(parser) is CommandParser:
+        parser.__class__ = _Parser
+
+
 class SchoolgateCommand(BaseCommand):
     """Base for Schoolgate commands: subclasses implement `run(**options)` and return (document, renderer)."""
 
@@ -36,6 +81,7 @@ class SchoolgateCommand(BaseCommand):
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
+        _each_parser(parser, _as_json_parser)
         parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
         return parser
 

@@ -16,7 +16,7 @@ from schoolgate.accounts import groups
 from schoolgate.accounts.groups import GroupRejected, define_group, describe
 from schoolgate.accounts.models import AccountGroup, PasswordMode, UsernameSource
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 
 # How the command has always worded a rejection of each option (scripts may match on it); the domain's
 # message follows. A duplicate name's message stands alone.
@@ -52,7 +52,7 @@ class Command(SchoolgateCommand):
         listing = sub.add_parser("list", help="list groups")
         listing.add_argument("slug")
         for p in (add, listing):
-            p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+            json_flag(p)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         district = self.district(options["slug"])

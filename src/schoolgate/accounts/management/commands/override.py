@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from schoolgate.accounts.overrides import OverrideRejected, list_overrides, remove_override, set_override
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 from schoolgate.people.models import OverrideField
 
 
@@ -51,7 +51,7 @@ class Command(SchoolgateCommand):
         listing.add_argument("--all", action="store_true", help="include removed and expired overrides")
         listing.add_argument("--contact", help="only this contact's")
         for sub_parser in (add, remove, listing):
-            sub_parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+            json_flag(sub_parser)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         district = self.district(options["slug"])

@@ -27,7 +27,7 @@ from schoolgate.admins.delegation import (
 )
 from schoolgate.admins.models import AdminMembership, PrimaryChangeRequest, RequestStatus
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 
 
 class Command(SchoolgateCommand):
@@ -61,7 +61,7 @@ class Command(SchoolgateCommand):
         verdict.add_argument("--reject", action="store_true")
         decide.add_argument("--note", default="")
         for p in (lst, invite, role, remove, requests, decide):
-            p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+            json_flag(p)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         action, actor = options["action"], audit.cli_actor()

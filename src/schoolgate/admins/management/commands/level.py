@@ -27,7 +27,7 @@ from schoolgate.admins.service_levels import (
     remove_service_level,
 )
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 
 
 class Command(SchoolgateCommand):
@@ -56,7 +56,7 @@ class Command(SchoolgateCommand):
         lst = sub.add_parser("list", help="the service levels (with --district: those that apply there)")
         lst.add_argument("--district", metavar="SLUG")
         for p in (add, change, remove, lst):
-            p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+            json_flag(p)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         district = self.district(options["district"]) if options["district"] else None

@@ -16,7 +16,7 @@ from django.core.management.base import CommandParser
 from django.db import transaction
 
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 
 
 class Command(SchoolgateCommand):
@@ -28,7 +28,7 @@ class Command(SchoolgateCommand):
         add.add_argument("email")
         lst = sub.add_parser("list", help="list operators")
         for p in (add, lst):
-            p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+            json_flag(p)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         users = get_user_model().objects

@@ -15,7 +15,7 @@ from schoolgate.admins.delegation import AdminChangeRejected
 from schoolgate.admins.models import ApiToken
 from schoolgate.admins.tokens import SCOPES, create_token, revoke_token
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 
 
 class Command(SchoolgateCommand):
@@ -34,7 +34,7 @@ class Command(SchoolgateCommand):
         revoke.add_argument("slug")
         revoke.add_argument("prefix", help="the token's first characters, as `token list` shows them")
         for p in (create, lst, revoke):
-            p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+            json_flag(p)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         district = self.district(options["slug"])

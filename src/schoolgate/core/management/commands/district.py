@@ -8,7 +8,7 @@ from django.core.management.base import CommandParser
 from django.db import transaction
 
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 from schoolgate.core.districts import DistrictRejected, create_district
 from schoolgate.core.models import District
 
@@ -21,7 +21,7 @@ class Command(SchoolgateCommand):
         add = sub.add_parser("add", help="add a district (with the default eligibility rules)")
         add.add_argument("slug", help="short name used on the command line and in URLs, e.g. 'springfield'")
         add.add_argument("name", help="the district's full name")
-        add.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        json_flag(add)
         change = sub.add_parser("set", help="change a district's settings")
         change.add_argument("slug")
         change.add_argument("--name")
@@ -43,9 +43,9 @@ class Command(SchoolgateCommand):
             choices=["chosen", "sis", "email"],
             help="where usernames come from: chosen at activation, the SIS username, or the e-mail address",
         )
-        change.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        json_flag(change)
         lst = sub.add_parser("list", help="list districts")
-        lst.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        json_flag(lst)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         if options["action"] == "add":

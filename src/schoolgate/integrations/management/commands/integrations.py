@@ -24,13 +24,9 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 from schoolgate.integrations import configuration as config
 from schoolgate.integrations.tasks import drain
-
-
-def _json_flag(parser: CommandParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
 
 
 class Command(SchoolgateCommand):
@@ -42,9 +38,9 @@ class Command(SchoolgateCommand):
             "status", help="every target's and endpoint's pending, failed, lag, last success"
         )
         status.add_argument("slug")
-        _json_flag(status)
+        json_flag(status)
         run = sub.add_parser("run", help="push and deliver everything due now, in this process")
-        _json_flag(run)
+        json_flag(run)
 
         scim = sub.add_parser("scim", help="SCIM push targets").add_subparsers(dest="action", required=True)
         add = scim.add_parser("add", help="add a target; every account of the district is queued for it")
@@ -56,7 +52,7 @@ class Command(SchoolgateCommand):
         add.add_argument("--token", help="the bearer token")
         add.add_argument("--token-env", help="read the bearer token from this environment variable")
         add.add_argument("--disabled", action="store_true", help="add it switched off")
-        _json_flag(add)
+        json_flag(add)
         change = scim.add_parser("set", help="switch a target on/off, or replace its URL or token")
         change.add_argument("slug")
         change.add_argument("name")
@@ -64,18 +60,18 @@ class Command(SchoolgateCommand):
         change.add_argument("--url")
         change.add_argument("--token")
         change.add_argument("--token-env")
-        _json_flag(change)
+        json_flag(change)
         for name, text in (("list", "list targets with their status"),):
             listing = scim.add_parser(name, help=text)
             listing.add_argument("slug")
-            _json_flag(listing)
+            json_flag(listing)
         for name, text in (("remove", "remove a target and its push state"),
                            ("retry", "give failed pushes a fresh set of attempts"),
                            ("failures", "failed pushes with their last error")):  # fmt: skip
             one = scim.add_parser(name, help=text)
             one.add_argument("slug")
             one.add_argument("name")
-            _json_flag(one)
+            json_flag(one)
 
         hook = sub.add_parser("webhook", help="webhook endpoints").add_subparsers(
             dest="action", required=True
@@ -85,14 +81,14 @@ class Command(SchoolgateCommand):
         hadd.add_argument("name")
         hadd.add_argument("url")
         hadd.add_argument("--events", required=True, help="comma-separated event types, or * for all")
-        _json_flag(hadd)
+        json_flag(hadd)
         hlist = hook.add_parser("list", help="list endpoints with their status")
         hlist.add_argument("slug")
-        _json_flag(hlist)
+        json_flag(hlist)
         hremove = hook.add_parser("remove", help="remove an endpoint and its deliveries")
         hremove.add_argument("slug")
         hremove.add_argument("name")
-        _json_flag(hremove)
+        json_flag(hremove)
 
     def run(self, **options: Any) -> tuple[dict[str, Any], Any]:
         try:

@@ -14,7 +14,7 @@ from django.core.management.base import CommandParser
 from django.db import transaction
 
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 from schoolgate.mail.models import LOGO_MAX_BYTES, MailBranding, OutboxMessage, OutboxStatus
 from schoolgate.mail.outbox import pending_count
 from schoolgate.mail.sender import drain
@@ -27,12 +27,12 @@ class Command(SchoolgateCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         deliver = sub.add_parser("deliver", help="send every message that is due now and print the counts")
         deliver.add_argument("--batch", type=int, default=500, help="messages per SMTP connection")
-        deliver.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        json_flag(deliver)
         lst = sub.add_parser("list", help="a district's outbox, newest first")
         lst.add_argument("slug")
         lst.add_argument("--status", choices=OutboxStatus.values)
         lst.add_argument("--limit", type=int, default=50, help="at most this many messages (default 50)")
-        lst.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        json_flag(lst)
         brand = sub.add_parser("branding", help="show or set the sender name, Reply-To and logo")
         brand.add_argument("slug")
         brand.add_argument("--sender-name", help="the From name (empty: the district's name)")
@@ -42,7 +42,7 @@ class Command(SchoolgateCommand):
             "--logo", type=Path, help=f"a PNG or JPEG file of at most {LOGO_MAX_BYTES // 1024} KiB"
         )
         logo.add_argument("--no-logo", action="store_true", help="remove the logo")
-        brand.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        json_flag(brand)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         action = options["action"]

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from schoolgate.core import audit
-from schoolgate.core.cli import InputRejected, SchoolgateCommand
+from schoolgate.core.cli import InputRejected, SchoolgateCommand, json_flag
 from schoolgate.oidc.clients import ClientRejected, add_client, describe, list_clients
 
 
@@ -29,10 +29,10 @@ class Command(SchoolgateCommand):
             action="store_true",
             help="a client that cannot keep a secret (mobile, single-page app)",
         )
-        add.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        json_flag(add)
         lst = sub.add_parser("list-clients", help="list the district's clients")
         lst.add_argument("slug")
-        lst.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+        json_flag(lst)
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         district = self.district(options["slug"])
