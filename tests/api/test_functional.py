@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 
 from schoolgate.accounts.models import Account, AccountState
 from schoolgate.core.models import AuditEvent
+from schoolgate.people.models import Override
 from schoolgate.sync.models import SyncRun, SyncStatus
-from tests.api.conftest import populate
+from tests.api.conftest import EVERYTHING, Api, populate, token_for
 from tests.builders import write_oneroster
 from tests.console.test_access import people
 from tests.factories import make_district
@@ -202,7 +207,7 @@ def test_upload_held_run_confirm_and_discard(transactional_db, api_for, tmp_path
     assert first.status_code == 202 and first.json()["status"] == "READY" and first.json()["run"] is None
     _work()
     done = api.get(f"/sync-uploads/{first.json()['id']}").json()
-    assert done["status"] == "SUCCESSFUL" and done["run"]
+    assert done["status"] == "SUCCESSFUL" and done["run"] and done["confirming"] is None
     run = api.get(f"/sync-runs/{done['run']}").json()
     assert run["status"] == SyncStatus.APPLIED and run["actor"] == api.actor
     assert run["durations"] == SyncRun.objects.get(pk=done["run"]).durations and "commit" in run["durations"]
@@ -216,8 +221,20 @@ def test_upload_held_run_confirm_and_discard(transactional_db, api_for, tmp_path
     assert Account.objects.filter(district=district, state="ready_to_revoke").count() == 0
     confirming = api.post(f"/sync-runs/{held_id}/confirm")
     assert confirming.status_code == 202 and confirming.json()["confirming"] == held_id
+    upload_id = confirming.json()["id"]
+    queued = api.get(f"/sync-uploads/{upload_id}").json()
+    assert queued["status"] == "READY" and queued["confirming"] == held_id, "as the confirmation answered"
+    # A repeat while the confirmation waits is answered with it: no second confirmation, rejected later.
+    repeat = api.post(f"/sync-runs/{held_id}/confirm")
+    assert repeat.status_code == 202 and repeat.json() == confirming.json()
+    runs = SyncRun.objects.filter(district=district).count()
     _work()
     assert SyncRun.objects.get(pk=held_id).status == SyncStatus.CONFIRMED
+    assert SyncRun.objects.filter(district=district).count() == runs + 1, "one confirmation ran"
+    confirmed = api.get(f"/sync-uploads/{upload_id}").json()
+    assert confirmed["status"] == "SUCCESSFUL" and confirmed["confirming"] == held_id and confirmed["run"]
+    late = api.post(f"/sync-runs/{held_id}/confirm")
+    assert late.status_code == 409 and late.json()["error"]["code"] == "not_held"
     assert Account.objects.filter(district=district, state="ready_to_revoke").exists()
     again = api.post(f"/sync-runs/{held_id}/discard")
     assert again.status_code == 409 and again.json()["error"]["code"] == "not_held"
@@ -264,6 +281,13 @@ def test_error_bodies(alpha, api_for, client):
         (api.call("PUT", "/people"), 405, "method_not_allowed"),
         (api.get(f"/jobs/{objects['job_id'] + 1000}"), 404, "not_found"),
         (api.get("/jobs/abc"), 404, "not_found"),
+        # Digits str.isdigit() accepts and int() refuses ("²"), or reads as another spelling of an id.
+        (api.get("/jobs/%C2%B2"), 404, "not_found"),
+        (api.get(f"/jobs/{quote(_arabic(objects['job_id']))}"), 404, "not_found"),
+        (api.get("/sync-runs/%C2%B2"), 404, "not_found"),
+        (api.get(f"/sync-runs/{quote(_arabic(objects['run_id']))}"), 404, "not_found"),
+        (api.call("DELETE", "/overrides/%C2%B2"), 404, "not_found"),
+        (api.post("/sync-runs/%C2%B2/confirm"), 404, "not_found"),
         (api.post("/overrides", data="{not json", content_type="application/json"), 400, "bad_request"),
         (api.post("/overrides", json={"contact": "ap0"}), 422, "invalid_input"),
         (api.get("/people", data={"q": "a\x00b"}), 400, "bad_request"),
@@ -278,3 +302,61 @@ def test_error_bodies(alpha, api_for, client):
         since["message"].startswith("since in query")
         and since["detail"]["errors"][0]["value"] == "2025-02-30"
     )
+
+
+def _arabic(number: int) -> str:
+    """`number` in Arabic-Indic digits: str.isdigit() is true for them, and int() reads them."""
+    return str(number).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+
+
+def test_writes_to_unknown_paths_are_json_404_not_a_csrf_page(alpha):
+    """A client that enforces CSRF as a browser's session would: the API answers with its own errors."""
+    district, _ = alpha
+    api = Api(Client(enforce_csrf_checks=True), token_for(district, EVERYTHING))
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        response = api.call(method, "/nope")
+        assert response.status_code == 404, (method, response.content[:200])
+        assert response.json()["error"] == {"code": "not_found", "message": "no API path /api/v1/nope",
+                                            "detail": {"path": "/api/v1/nope"}}  # fmt: skip
+    assert api.call("PUT", "/people").status_code == 405
+    assert api.post("/accounts/ak0/unlock").status_code == 200
+
+
+def _send(api: Api, method: str, path: str, body: bytes, content_type: str | None) -> object:
+    """A request with exactly this body and Content-Type (the test client's post() encodes its data)."""
+    headers = {"Authorization": f"Bearer {api.raw}"}
+    extra = {"content_type": content_type} if content_type is not None else {}
+    return api.client.generic(method, f"/api/v1{path}", body, headers=headers, **extra)
+
+
+def test_a_json_body_must_be_sent_as_json(alpha, api_for):
+    """ninja reads every body as JSON whatever its Content-Type, so one sent as anything else is refused (415)
+    before it is read; a JSON body holding NUL (which PostgreSQL cannot store) is 400."""
+    district, _ = alpha
+    api = api_for(district)
+    override = {"contact": "ap0", "student": "ak0", "field": "reports", "value": False}
+    with_nul = json.dumps({**override, "reason": "court\u0000order"}).encode()
+    assert b"\\u0000" in with_nul
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "", "application/xml"):
+        refused = _send(api, "POST", "/overrides", with_nul, content_type)
+        assert refused.status_code == 415, (content_type, refused.content[:300])
+        error = refused.json()["error"]
+        assert error["code"] == "unsupported_media_type" and "application/json" in error["message"]
+        assert (content_type or "no Content-Type") in error["message"], error
+        assert error["detail"] == {"content_type": content_type}
+    optional = _send(api, "POST", "/accounts/ak0/revoke", b'{"reason": "left_sis"}', "text/plain")
+    assert optional.status_code == 415, "an operation whose body is optional reads it as JSON too"
+    nul = _send(api, "POST", "/overrides", with_nul, "application/json")
+    assert nul.status_code == 400 and nul.json()["error"]["detail"] == {"location": "body"}
+    nul_plus = _send(api, "POST", "/overrides", with_nul, "application/merge-patch+json")
+    assert nul_plus.status_code == 400, "a +json body is JSON: checked for NUL as well"
+    assert not Override.objects.filter(district=district).exists(), "nothing refused was stored"
+    fine = json.dumps({**override, "reason": "court order"}).encode()
+    stored = _send(api, "POST", "/overrides", fine, "application/json; charset=utf-8")
+    assert stored.status_code == 201, stored.content[:300]
+    # No body: nothing to refuse, whatever the Content-Type says.
+    assert _send(api, "POST", "/accounts/ak0/unlock", b"", "text/plain").status_code == 200
+    assert _send(api, "POST", "/accounts/ak0/revoke", b"", "text/plain").status_code == 409  # none to revoke
+    assert _send(api, "GET", "/people", b"", "text/plain").status_code == 200
+    removed = _send(api, "DELETE", f"/overrides/{stored.json()['id']}", b"", "text/plain")
+    assert removed.status_code == 200

@@ -37,6 +37,12 @@ def test_metrics_are_served_to_loopback_or_with_the_token(client, district, sett
     assert (
         client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION="Bearer guess").status_code == 403
     )
+    # A header is any text: one that is not ASCII is a wrong token too, not a 500 from compare_digest.
+    for guess in ("Bearer ü", "Bearer s3cret-metrics-ü", "Bearer \u00e9\u00e9"):
+        assert client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION=guess).status_code == 403
+    settings.SCHOOLGATE_METRICS_TOKEN = "s3cret-métrics"
+    allowed = client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION="Bearer s3cret-métrics")
+    assert allowed.status_code == 200
 
 
 def test_the_latest_syncs_time_per_step_is_a_metric(client, cli, district, tmp_path):

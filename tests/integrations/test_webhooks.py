@@ -73,6 +73,20 @@ def test_account_events_are_signed_and_verifiable(cli, district, tmp_path, scrip
     assert finished["data"]["status"] == "applied" and finished["data"]["run"]
 
 
+def test_a_timestamp_in_other_digits_is_refused_not_raised():
+    """str.isdigit() is true for "²" (int() refuses it: an exception in the receiver's code) and for Arabic-Indic
+    digits (int() reads them: a second spelling of a signed timestamp). Only ASCII digits are a timestamp."""
+    body = b'{"id":"evt_1"}'
+    signed = webhooks.sign("whsec_test", body, timestamp=1795345200)
+    assert webhooks.verify_signature("whsec_test", signed, body, now=1795345200)
+    mac = signed.partition(",v1=")[2]
+    assert not webhooks.verify_signature("whsec_test", f"t=²,v1={mac}", body, now=2)
+    arabic = "1795345200".translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    assert not webhooks.verify_signature("whsec_test", f"t={arabic},v1={mac}", body, now=1795345200)
+    zero = webhooks.sign("whsec_test", body, timestamp=0)
+    assert webhooks.verify_signature("whsec_test", zero, body, now=0), "t=0 is a timestamp, if an old one"
+
+
 def test_deliveries_are_retried_with_backoff_then_fail_visibly(cli, district, tmp_path, scripted_server):
     sync_families(cli, district, tmp_path, 1)
     add_endpoint(district, "hr", scripted_server.url, ["*"], actor="test")

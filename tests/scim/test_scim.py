@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import quote
+
 import pytest
 
 from schoolgate.accounts import portal_data
@@ -69,6 +72,98 @@ def test_filters_and_pagination(scim):
         assert users(http, filter=fifty)["totalResults"] == 1, "50 is still a filter"
         unknown = http.get("/Users", params={"filter": 'title eq "x"'})
         assert unknown.status_code == 400 and "title" in unknown.json()["detail"]
+
+
+def test_presence_and_its_negation(scim):
+    """Every User has an id, a userName and `active`: `pr` matches all of them, and `not (… pr)` none."""
+    with scim.http() as http:
+        everyone = users(http)["totalResults"]
+        assert everyone > 0
+        for present in ("userName pr", "id pr", "active pr", 'not (userName eq "nobody")'):
+            assert users(http, filter=present)["totalResults"] == everyone, present
+        for absent in (
+            "not (userName pr)",
+            "not (id pr)",
+            "not (active pr)",
+            "not (id pr) or not (active pr)",
+        ):
+            assert users(http, filter=absent)["totalResults"] == 0, absent
+        with_email = users(http, filter="emails pr")["totalResults"]
+        assert 0 < with_email < everyone
+        assert users(http, filter="not (emails pr)")["totalResults"] == everyone - with_email
+
+
+def _arabic(number: int | str) -> str:
+    """`number` in Arabic-Indic digits: str.isdigit() is true for them, and int() reads them."""
+    return str(number).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+
+
+def test_an_id_in_other_digits_names_no_user(scim):
+    """str.isdigit() is true for "²", which int() refuses (a 500), and for "٣", which it reads as 3 (a second
+    spelling of an id). Only ASCII digits name a User: anything else is 404 on the path, nothing in a filter."""
+    with scim.http() as http:
+        mia = users(http, filter='userName eq "mia"')["Resources"][0]
+        everyone = users(http)["totalResults"]
+        patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                 "Operations": [{"op": "replace", "path": "active", "value": False}]}  # fmt: skip
+        put = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": mia["userName"]}
+        for spelling in ("%C2%B2", quote(_arabic(mia["id"]))):
+            for method, body in (("GET", None), ("PATCH", patch), ("PUT", put), ("DELETE", None)):
+                response = http.request(method, f"/Users/{spelling}", json=body)
+                assert response.status_code == 404, (method, spelling, response.text[:300])
+                assert response.headers["content-type"].startswith("application/scim+json")
+                assert response.json()["status"] == "404" and "no User" in response.json()["detail"]
+        for value in ("²", _arabic(mia["id"])):
+            assert users(http, filter=f'id eq "{value}"')["totalResults"] == 0, value
+            assert users(http, filter=f'id ne "{value}"')["totalResults"] == everyone, value
+            assert users(http, filter=f'not (id eq "{value}")')["totalResults"] == everyone, value
+        assert users(http, filter=f'id eq "{mia["id"]}"')["totalResults"] == 1
+    assert Account.objects.get(pk=mia["id"]).state == AccountState.ACTIVE, "nothing was changed"
+
+
+def test_an_unexpected_error_is_a_scim_error_and_logged(scim, client, monkeypatch, caplog):
+    """A SCIM client always gets the SCIM error shape, never Django's HTML page; the operator gets the
+    traceback."""
+    from schoolgate.scim import resources
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(resources, "user_queryset", broken)
+    with caplog.at_level(logging.ERROR):
+        response = client.get(
+            f"/scim/v2/{scim.slug}/Users", headers={"Authorization": f"Bearer {scim.token}"}
+        )
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("application/scim+json")
+    body = response.json()
+    assert body["status"] == "500" and "scimType" not in body
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert "database went away" not in body["detail"], "no internals for the client"
+    (record,) = [r for r in caplog.records if r.exc_info]
+    assert record.exc_info[0] is RuntimeError and "/Users" in record.getMessage()
+
+
+def test_405_names_the_methods_of_each_path(scim):
+    """RFC 9110 §15.5.6: a 405 carries Allow with the methods the target supports."""
+    with scim.http() as http:
+        user_id = users(http, filter='userName eq "mia"')["Resources"][0]["id"]
+        for method, path, allowed in (
+            ("DELETE", "/Users", "GET, POST"),
+            ("GET", "/Users/.search", "POST"),
+            ("POST", f"/Users/{user_id}", "GET, PUT, PATCH, DELETE"),
+            ("POST", "/Groups", "GET"),
+            ("DELETE", "/Groups/kind-student", "GET"),
+            ("GET", "/Groups/.search", "POST"),
+            ("GET", "/.search", "POST"),
+            ("POST", "/ServiceProviderConfig", "GET"),
+            ("PUT", "/Schemas", "GET"),
+            ("DELETE", "/ResourceTypes/User", "GET"),
+        ):
+            response = http.request(method, path)
+            assert response.status_code == 405, (method, path, response.text[:300])
+            assert response.headers["Allow"] == allowed, (method, path)
+            assert response.json()["status"] == "405"
 
 
 def test_patch_active_false_revokes_through_the_lifecycle(scim):

@@ -1,7 +1,7 @@
 """One shape for every error the API returns: `{"error": {"code", "message", "detail"}}`.
 
 Each handler below turns one kind of failure into that shape, so a client reads 400, 401, 403, 404, 405, 409,
-422 and 500 the same way. Messages name the field and the value that is wrong; bad input changes nothing,
+415, 422 and 500 the same way. Messages name the field and the value that is wrong; bad input changes nothing,
 because every endpoint validates before it calls a domain function (and domain functions are atomic).
 """
 
@@ -30,7 +30,7 @@ from schoolgate.core.refusals import CONFLICT, INVALID, MISSING, Refused
 logger = logging.getLogger("schoolgate.api")
 
 # Every status an operation may answer with besides its success; each operation documents all of them.
-ERROR_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 422, 500})
+ERROR_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 415, 422, 500})
 
 
 class ErrorBody(Schema):

@@ -11,7 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest
+from django_tasks import TaskResult, TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 from ninja import File, Query, Router, Status
 from ninja.files import UploadedFile
 
@@ -31,9 +34,16 @@ ZIP_MAGIC = b"PK\x03\x04"
 ZIP_FILE = File(..., description="the SIS export as one .zip")
 
 
+def _upload(result: TaskResult) -> UploadOut:
+    """A queued upload as the API shows it: the task's status, its run once done, the held run it confirms."""
+    done = str(result.status) == "SUCCESSFUL"
+    return UploadOut(id=str(result.id), status=str(result.status), run=result.return_value if done else None,
+                     confirming=result.kwargs.get("confirming"))  # fmt: skip
+
+
 def _queue(request: HttpRequest, path: Path, *, confirming: int | None = None) -> UploadOut:
     result = run_sync_task.enqueue(request.district.pk, str(path), request.actor, confirming=confirming)
-    return UploadOut(id=str(result.id), status=str(result.status), run=None, confirming=confirming)
+    return _upload(result)
 
 
 @router.post("/sync-runs", response={202: UploadOut, **ANSWERS}, **needs(roles.SYNC_RUN))
@@ -54,9 +64,7 @@ def upload(request: HttpRequest, file: UploadedFile = ZIP_FILE) -> Status[Upload
 @router.get("/sync-uploads/{upload_id}", response={200: UploadOut, **ANSWERS}, **needs(roles.SYNC_VIEW))
 def get_upload(request: HttpRequest, upload_id: str) -> UploadOut:
     """Where a queued upload is: waiting, running, or done with the id of the sync run it produced."""
-    result = run_sync_task.get_result(upload_id)  # TokenAuth checked it is this district's upload
-    done = str(result.status) == "SUCCESSFUL"
-    return UploadOut(id=str(result.id), status=str(result.status), run=result.return_value if done else None)
+    return _upload(run_sync_task.get_result(upload_id))  # TokenAuth checked it is this district's upload
 
 
 def _run_row(run: SyncRun) -> dict[str, Any]:
@@ -84,8 +92,9 @@ def list_runs(
                         page=PageInfo(next=following, limit=limit))  # fmt: skip
 
 
-def _run(request: HttpRequest, run_id: int) -> SyncRun:
-    return SyncRun.objects.get(district=request.district, pk=run_id)  # TokenAuth checked it is the district's
+def _run(request: HttpRequest, run_id: int, *, lock: bool = False) -> SyncRun:
+    runs = SyncRun.objects.select_for_update() if lock else SyncRun.objects
+    return runs.get(district=request.district, pk=run_id)  # TokenAuth checked it is the district's
 
 
 @router.get("/sync-runs/{run_id}", response={200: SyncRunOut, **ANSWERS}, **needs(roles.SYNC_VIEW))
@@ -96,8 +105,8 @@ def get_run(request: HttpRequest, run_id: int) -> SyncRunOut:
                       diff=run.diff, confirmed_by=run.confirmed_by_id, durations=run.durations)  # fmt: skip
 
 
-def _held(request: HttpRequest, run_id: int) -> SyncRun:
-    run = _run(request, run_id)
+def _held(request: HttpRequest, run_id: int, *, lock: bool = False) -> SyncRun:
+    run = _run(request, run_id, lock=lock)
     if run.status != SyncStatus.HELD:
         raise ApiError(409, "not_held", f"run {run_id} is {run.status}: only a held run can be confirmed or "
                        "discarded", {"run": run_id, "status": run.status})  # fmt: skip
@@ -107,16 +116,38 @@ def _held(request: HttpRequest, run_id: int) -> SyncRun:
 @router.post("/sync-runs/{run_id}/confirm", response={202: UploadOut, **ANSWERS}, **needs(roles.SYNC_RUN))
 def confirm_run(request: HttpRequest, run_id: int) -> Status[UploadOut]:
     """Apply a held run's files after all (queued for the worker, as an upload is); 202 with the upload.
+    Asked again while that confirmation waits or runs, 202 with the same upload (nothing more is queued).
     409 `superseded` when the district applied newer files since the run was held (the worker checks again)."""
-    run = _held(request, run_id)
-    if not Path(run.source).exists():
-        raise ApiError(409, "files_gone", f"the files of run {run_id} are no longer on the server: upload them "
-                       "again", {"run": run_id})  # fmt: skip
-    try:
-        check_can_confirm(run)
-    except Superseded as exc:
-        raise ApiError(409, "superseded", str(exc), {"run": run_id}) from None
-    return Status(202, _queue(request, Path(run.source), confirming=run.pk))
+    # The held run's row lock (as Discard takes it) orders two confirmations sent at once: the second waits,
+    # then finds the first's task, instead of queuing a confirmation the worker would record as rejected.
+    with transaction.atomic():
+        run = _held(request, run_id, lock=True)
+        queued = _queued_confirmation(run)
+        if queued is not None:
+            return Status(202, _upload(queued))
+        if not Path(run.source).exists():
+            raise ApiError(409, "files_gone", f"the files of run {run_id} are no longer on the server: upload "
+                           "them again", {"run": run_id})  # fmt: skip
+        try:
+            check_can_confirm(run)
+        except Superseded as exc:
+            raise ApiError(409, "superseded", str(exc), {"run": run_id}) from None
+        return Status(202, _queue(request, Path(run.source), confirming=run.pk))
+
+
+def _queued_confirmation(run: SyncRun) -> TaskResult | None:
+    """The confirmation of `run` waiting for the worker or running (from the API or the console), if any. One
+    that failed left the run held: it may be confirmed again."""
+    task = (
+        DBTaskResult.objects.filter(
+            task_path=run_sync_task.module_path, queue_name=run_sync_task.queue_name,
+            status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING],
+            args_kwargs__kwargs__confirming=run.pk,
+        )
+        .order_by("enqueued_at")
+        .first()
+    )  # fmt: skip
+    return task.task_result if task is not None else None
 
 
 @router.post("/sync-runs/{run_id}/discard", response={200: SyncRunOut, **ANSWERS}, **needs(roles.SYNC_RUN))

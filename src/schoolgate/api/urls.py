@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from schoolgate.api.errors import json_error
 from schoolgate.api.main import api
@@ -33,6 +34,9 @@ def _json_405(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
+# Exempt from CSRF like ninja's own views: a POST with a bearer token and no cookie is not a forged form, and
+# this view only ever answers 404 (else Django answers an unknown path's POST with its HTML 403 page).
+@csrf_exempt
 def _unknown(request: HttpRequest, rest: str = "") -> HttpResponse:
     return json_error(404, "not_found", f"no API path /api/v1/{rest}", {"path": f"/api/v1/{rest}"})
 

@@ -123,7 +123,10 @@ class DatabaseCollector(Collector):
 def metrics(request: HttpRequest) -> HttpResponse:
     token = settings.SCHOOLGATE_METRICS_TOKEN
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    allowed = hmac.compare_digest(given, token) if token else request.META.get("REMOTE_ADDR") in _LOOPBACK
+    if token:  # as bytes: compare_digest refuses str holding anything but ASCII (a 500 for "Bearer ü")
+        allowed = hmac.compare_digest(given.encode(), token.encode())
+    else:
+        allowed = request.META.get("REMOTE_ADDR") in _LOOPBACK
     if not allowed:
         return HttpResponse("metrics are served to loopback or with the metrics token\n", status=403)
     registry = CollectorRegistry()

@@ -79,7 +79,7 @@ def verify_signature(
     timestamp, signatures = None, []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and value.isascii() and value.isdigit():  # isdigit() alone: "²" (int() fails), "٣"
             timestamp = int(value)
         elif key == "v1":
             signatures.append(value)

@@ -23,6 +23,7 @@ from scim2_models.path.expressions import (
 )
 
 from schoolgate.accounts.models import AccountState
+from schoolgate.core.numbers import whole_number
 from schoolgate.scim.schemas import EXTENSION_SCHEMA, USER_SCHEMA
 
 ACTIVE_STATES = (AccountState.INVITED, AccountState.ACTIVE)
@@ -95,7 +96,10 @@ def _compare(key: str, op: CompareOperator, value: Any) -> Q:
     if key == "id":
         if op not in (CompareOperator.eq, CompareOperator.ne):
             raise InvalidFilterException(detail="id compares only with eq or ne")
-        q = Q(pk=int(value)) if str(value).isdigit() else Q(pk__in=[])
+        # Only ASCII digits name an id ("²" or "٣" pass str.isdigit()); no id is a condition no row meets,
+        # whose negation (`ne`, `not`) every row meets.
+        number = whole_number(str(value))
+        q = Q(pk=number) if number is not None else Q(pk__in=[])
         return q if op == CompareOperator.eq else ~q
     if key not in STRING_FIELDS:
         raise InvalidFilterException(
@@ -115,7 +119,9 @@ def _compare(key: str, op: CompareOperator, value: Any) -> Q:
 
 def _present(key: str) -> Q:
     if key in ("active", "id", "username"):
-        return Q()
+        # Every User has them: a condition every row meets, so that `not (… pr)` is one none meets. An empty
+        # Q() would not do: it is no condition at all, and so is its negation (every User again).
+        return Q(pk__isnull=False)
     if key not in STRING_FIELDS:
         raise InvalidFilterException(detail=f"cannot filter on {key!r}")
     field = STRING_FIELDS[key][0]

@@ -43,6 +43,7 @@ from schoolgate.accounts.moves import select_accounts
 from schoolgate.accounts.queries import visible_links
 from schoolgate.admins.authz import Access, people_in_scope
 from schoolgate.core.models import District, School
+from schoolgate.core.numbers import whole_number
 from schoolgate.people.models import Membership, Person, PersonKind, sections_of
 from schoolgate.scim import schemas as s
 from schoolgate.scim.models import ScimAccount
@@ -157,7 +158,8 @@ def build_users(district: District, accounts: Iterable[Account], base: str) -> l
 
 def get_account(access: Access, user_id: str) -> Account:
     """The account behind /Users/<id>, or 404 naming it (another district's accounts do not exist here)."""
-    account = user_queryset(access).filter(pk=int(user_id)).first() if user_id.isdigit() else None
+    number = whole_number(user_id)  # ASCII digits only: "²" is no id, and "٣" no second spelling of 3
+    account = user_queryset(access).filter(pk=number).first() if number is not None else None
     if account is None:
         raise NotFoundException(detail=f"no User {user_id!r} in this district")
     return account

@@ -8,12 +8,15 @@ bodies are decided in one place:
   confirmed);
 * reads need VIEW_ACCOUNTS and writes ACT_ACCOUNTS (403 otherwise);
 * a request body must be application/scim+json (or application/json): anything else is 415;
-* every error is a SCIM Error body (urn:ietf:params:scim:api:messages:2.0:Error) with status and scimType.
+* a method a path does not take is 405, with the path's own methods in Allow;
+* every error is a SCIM Error body (urn:ietf:params:scim:api:messages:2.0:Error) with status and scimType —
+  an unexpected failure too: a 500 without scimType, its traceback logged for the operator.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -41,6 +44,8 @@ from schoolgate.admins.tokens import authenticate_token
 from schoolgate.scim import filters, resources
 from schoolgate.scim import schemas as s
 
+logger = logging.getLogger(__name__)
+
 CONTENT_TYPE = "application/scim+json"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 DISCOVERY = ("ServiceProviderConfig", "ResourceTypes", "Schemas")
@@ -50,10 +55,26 @@ class MethodNotAllowed(SCIMException):
     status = 405
     _default_detail = "method not allowed"
 
+    def __init__(self, allowed: tuple[str, ...], *, detail: str | None = None) -> None:
+        super().__init__(detail=detail)
+        self.allowed = allowed  # the path's methods, for the Allow header (RFC 9110 §15.5.6)
+
 
 class UnsupportedMediaType(SCIMException):
     status = 415
     _default_detail = "unsupported media type"
+
+
+class ServerError(SCIMException):
+    status = 500
+    _default_detail = "the server failed to answer; the error has been logged"
+
+
+# The methods of each kind of path, for 405's Allow header.
+READ = ("GET",)
+SEARCH = ("POST",)
+USERS = ("GET", "POST")
+USER = ("GET", "PUT", "PATCH", "DELETE")
 
 
 def respond(
@@ -216,7 +237,7 @@ def _group_filter(expression: str) -> Any:
 
 def _discovery(access: Access, base: str, parts: list[str], method: str) -> HttpResponse:
     if method != "GET":
-        raise MethodNotAllowed(detail=f"{method} is not allowed on /{parts[0]}: discovery is read-only")
+        raise MethodNotAllowed(READ, detail=f"{method} is not allowed on /{parts[0]}: discovery is read-only")
     if parts[0] == "ServiceProviderConfig" and len(parts) == 1:
         config = s.service_provider_config()
         return respond(config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
@@ -252,10 +273,10 @@ def _users(request: HttpRequest, access: Access, base: str, parts: list[str]) ->
             account = resources.create_user(access, wanted, actor)
             user = resources.get_user(access, str(account.pk), base)
             return _one(user, None, 201)
-        raise MethodNotAllowed(detail=f"{method} is not allowed on /Users")
+        raise MethodNotAllowed(USERS, detail=f"{method} is not allowed on /Users")
     if parts[1] == ".search" and len(parts) == 2:
         if method != "POST":
-            raise MethodNotAllowed(detail="/.search takes POST")
+            raise MethodNotAllowed(SEARCH, detail="/Users/.search takes POST")
         _require(access, roles.VIEW_ACCOUNTS)
         return _search(access, base, ("Users",), _search_body(request))
     if len(parts) != 2:
@@ -268,7 +289,7 @@ def _users(request: HttpRequest, access: Access, base: str, parts: list[str]) ->
             return respond(None, 304, {"ETag": user.meta.version})
         return _one(user, params)
     if method not in ("PUT", "PATCH", "DELETE"):
-        raise MethodNotAllowed(detail=f"{method} is not allowed on a User")
+        raise MethodNotAllowed(USER, detail=f"{method} is not allowed on a User")
     _require(access, roles.ACT_ACCOUNTS)
     with transaction.atomic():
         account = resources.get_account(access, parts[1])
@@ -300,18 +321,20 @@ def _search_body(request: HttpRequest) -> dict[str, Any]:
 
 def _groups(request: HttpRequest, access: Access, base: str, parts: list[str]) -> HttpResponse:
     method = request.method
-    if len(parts) == 2 and parts[1] == ".search" and method == "POST":
+    if len(parts) > 2:
+        raise NotFoundException(detail=f"no such path /{'/'.join(parts)}")
+    if len(parts) == 2 and parts[1] == ".search":
+        if method != "POST":
+            raise MethodNotAllowed(SEARCH, detail="/Groups/.search takes POST")
         _require(access, roles.VIEW_ACCOUNTS)
         return _search(access, base, ("Groups",), _search_body(request))
     if method != "GET":
         raise MethodNotAllowed(
-            detail="Groups are read-only: schools and kinds of person come from the SIS",
+            READ, detail="Groups are read-only: schools and kinds of person come from the SIS"
         )
     _require(access, roles.VIEW_ACCOUNTS)
     if len(parts) == 1:
         return _search(access, base, ("Groups",), request.GET.dict())
-    if len(parts) != 2:
-        raise NotFoundException(detail=f"no such path /{'/'.join(parts)}")
     group = resources.get_group(access, parts[1], base)
     return _one(group, _response_parameters(s.GroupResource, request.GET.dict()))
 
@@ -325,7 +348,7 @@ def _route(request: HttpRequest, access: Access, base: str, parts: list[str]) ->
         return _groups(request, access, base, parts)
     if parts == [".search"]:
         if request.method != "POST":
-            raise MethodNotAllowed(detail="/.search takes POST")
+            raise MethodNotAllowed(SEARCH, detail="/.search takes POST")
         _require(access, roles.VIEW_ACCOUNTS)
         return _search(access, base, ("Users", "Groups"), _search_body(request))
     raise NotFoundException(detail=f"no SCIM endpoint /{'/'.join(parts)}")
@@ -340,10 +363,15 @@ def endpoint(request: HttpRequest, slug: str, rest: str = "") -> HttpResponse:
         parts = [p for p in rest.split("/") if p]
         return _route(request, access, base, parts)
     except MethodNotAllowed as exc:
-        return error_response(exc, {"Allow": "GET"})
+        return error_response(exc, {"Allow": ", ".join(exc.allowed)})
     except UnauthorizedException as exc:
         return error_response(exc, {"WWW-Authenticate": 'Bearer realm="SCIM"'})
     except SCIMException as exc:
         return error_response(exc)
     except ValidationError as exc:
         return error_response(SCIMException.from_error(Error.from_validation_errors(exc)[0]))
+    except Exception:
+        # A bug, not the client's error: the operator gets the traceback; the client a SCIM Error it can read
+        # (not Django's HTML page) without internals.
+        logger.exception("SCIM error on %s %s", request.method, request.path)
+        return error_response(ServerError())
