@@ -129,7 +129,8 @@ def test_removal_ends_sessions_and_tokens_at_once(client, district, primary, smt
     assert authenticate_token(raw, scope="api").district == district
 
     membership = AdminMembership.objects.get(user=sam)
-    assert manage(client, district, action="remove", membership=membership.pk).status_code == 302
+    removed = manage(client, district, action="remove", membership=membership.pk, confirmed="yes")
+    assert removed.status_code == 302, "confirmed (the first press only asks: test_admins_forms.py)"
     after = sam_client.get(reverse("console:accounts", kwargs={"slug": district.slug}))
     assert after.status_code == 302 and after["Location"].startswith("/console/login/"), "the session is gone"
     assert authenticate_token(raw, scope="api") is None, "the token no longer works"
@@ -154,7 +155,8 @@ def test_an_admin_removed_from_one_district_keeps_working_in_another(client, dis
     kept, _ = create_token(other, level=roles.SUPPORT_ROLE, scope="api", name="s", actor="test", user=sam)
 
     membership = AdminMembership.objects.get(user=sam, district=district)
-    assert manage(client, district, action="remove", membership=membership.pk).status_code == 302
+    removed = manage(client, district, action="remove", membership=membership.pk, confirmed="yes")
+    assert removed.status_code == 302, "confirmed (the first press only asks: test_admins_forms.py)"
 
     assert sam_client.get(here).status_code == 404, "the district refuses them at once"
     assert sam_client.get(there).status_code == 200, "still logged in where they are still an admin"

@@ -13,9 +13,10 @@ from django.views.decorators.http import require_http_methods
 
 from schoolgate.accounts.overrides import OverrideRejected, remove_override, set_override
 from schoolgate.accounts.person_view import UnknownPerson, describe_person
-from schoolgate.accounts.transfer import TransferRejected, transfer_login
+from schoolgate.accounts.transfer import HOLDS_CREDENTIALS, TransferRejected, transfer_login
 from schoolgate.admins import roles
 from schoolgate.console.access import actor_of, admin_view, require_people, scope_of
+from schoolgate.core.numbers import whole_number
 from schoolgate.people.models import SECTIONS, Link, Override, OverrideField, Person, display_name
 
 # How an admin shares sections on a link whose rules grant none (a relative forced on): the sections in force
@@ -45,8 +46,24 @@ def names_of(request: HttpRequest, codes: Iterable[str]) -> dict[str, str]:
     return {code: name for code, name in names.items() if name != code}
 
 
-@admin_view(roles.VIEW_ACCOUNTS)
-def person(request: HttpRequest, code: str, error: str = "") -> HttpResponse:
+# The Set override form as a first visit shows it; a refused override comes back as the admin sent it.
+OVERRIDE_FORM = {"contact": "", "student": "", "field": OverrideField.PORTAL, "value": "on", "reason": "",
+                 "until": ""}  # fmt: skip
+UNTIL_UNREADABLE = "Until must be a date such as 2027-06-30."
+
+
+def _person_page(
+    request: HttpRequest,
+    code: str,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HttpResponse:
+    """The person page; after a refused form, that form as the admin sent it with what is wrong beside it.
+
+    `errors` is keyed by form field ("field", "reason", "until", "link" for the contact or student picked,
+    "to" for the transfer), or "page" for a refusal no field of a form can be blamed for.
+    """
     # `code` is in the admin's scope: admin_view checked every object the URL names.
     try:
         data = describe_person(request.district, code)
@@ -59,37 +76,80 @@ def person(request: HttpRequest, code: str, error: str = "") -> HttpResponse:
         # A portal flag with no section in force (an override on a link the rules refuse) gives the contact a
         # portal that shows the student's name and nothing else: the page says so beside the link.
         link["name_only"] = link["portal_flag"] and not link["sections"]
-    return render(request, "console/person.html", {"data": data, "code": code, "fields": OverrideField.values,
-                                                   "share_sections": SHARE_SECTIONS, "error": error},
-                  status=400 if error else 200)  # fmt: skip
+    errors = errors or {}
+    # Only a login that still holds credentials can be transferred (the rule transfer_login applies).
+    offers_transfer = data["account"] is not None and data["account"]["state"] in HOLDS_CREDENTIALS
+    context = {
+        "data": data, "code": code, "fields": OverrideField.values, "share_sections": SHARE_SECTIONS,
+        "form": {**OVERRIDE_FORM, "to": "", **(form or {})}, "errors": errors,
+        "offers_transfer": offers_transfer,
+        # A transfer refused once the form is gone (the login moved meanwhile) is said at the top instead.
+        "error": errors.get("page") or ("" if offers_transfer else errors.get("to", "")),
+    }  # fmt: skip
+    return render(request, "console/person.html", context, status=400 if errors else 200)
+
+
+@admin_view(roles.VIEW_ACCOUNTS)
+def person(request: HttpRequest, code: str) -> HttpResponse:
+    return _person_page(request, code)
 
 
 @admin_view(roles.EDIT_PEOPLE)
 @require_http_methods(["POST"])
 def override(request: HttpRequest, code: str) -> HttpResponse:
     require_people(request, request.POST.get("contact", ""), request.POST.get("student", ""))
+    if request.POST.get("remove"):
+        return _remove_override(request, code)
+    form = {key: request.POST.get(key, "") for key in OVERRIDE_FORM}
     try:
-        if request.POST.get("remove"):
-            link = Override.objects.filter(
-                district=request.district, pk=int(request.POST["remove"])
-            ).values_list("link__contact__sis_code", "link__student__sis_code")
-            require_people(request, *(link.first() or ()))
-            changed = remove_override(request.district, int(request.POST["remove"]), actor=actor_of(request))
-        else:
-            until = request.POST.get("until") or None
-            expires = (
-                timezone.make_aware(datetime.combine(datetime.strptime(until, "%Y-%m-%d").date(), time.max))
-                if until
-                else None
-            )
-            contact, student = request.POST.get("contact", ""), request.POST.get("student", "")
-            changed = set_override(
-                request.district, contact=contact, student=student, field=request.POST.get("field", ""),
-                value=request.POST.get("value") == "on", reason=request.POST.get("reason", ""),
-                expires_at=expires, actor=actor_of(request),
-            )  # fmt: skip
-    except (OverrideRejected, ValueError, KeyError) as exc:
-        return person.__wrapped__(request, code, error=str(exc))
+        expires = _end_of_day(form["until"].strip())
+    except ValueError:
+        return _person_page(request, code, form=form, errors={"until": UNTIL_UNREADABLE})
+    try:
+        changed = set_override(
+            request.district, contact=form["contact"], student=form["student"], field=form["field"],
+            value=form["value"] == "on", reason=form["reason"], expires_at=expires, actor=actor_of(request),
+        )  # fmt: skip
+    except OverrideRejected as exc:
+        return _person_page(request, code, form=form, errors={_refused_field(form, expires): str(exc)})
+    _say_if_name_only(request, changed.link_id)
+    return redirect("console:person", slug=request.district.slug, code=code)
+
+
+def _end_of_day(until: str) -> datetime | None:
+    """The end of the day the Until field names (YYYY-MM-DD, as a date input sends it), or None when empty;
+    ValueError when it is not such a date."""
+    if not until:
+        return None
+    return timezone.make_aware(datetime.combine(datetime.strptime(until, "%Y-%m-%d").date(), time.max))
+
+
+def _refused_field(form: dict[str, str], expires: datetime | None) -> str:
+    """The field a refused override is about, asked in the order set_override checks them; what is left is
+    the link itself (the contact or student picked is not linked)."""
+    if form["field"] not in OverrideField.values:
+        return "field"
+    if not form["reason"].strip():
+        return "reason"
+    if expires is not None and expires <= timezone.now():
+        return "until"
+    return "link"
+
+
+def _remove_override(request: HttpRequest, code: str) -> HttpResponse:
+    """The Remove button beside an override in force: hand its field back to the rules."""
+    # The id comes from a form anyone can edit: one that is not a number names no override.
+    override_id = whole_number(request.POST["remove"])
+    if override_id is None:
+        return _person_page(request, code, errors={"page": "That override was not found: reload the page."})
+    link = Override.objects.filter(district=request.district, pk=override_id).values_list(
+        "link__contact__sis_code", "link__student__sis_code"
+    )
+    require_people(request, *(link.first() or ()))
+    try:
+        changed = remove_override(request.district, override_id, actor=actor_of(request))
+    except OverrideRejected as exc:
+        return _person_page(request, code, errors={"page": str(exc)})
     _say_if_name_only(request, changed.link_id)
     return redirect("console:person", slug=request.district.slug, code=code)
 
@@ -125,9 +185,10 @@ def _say_if_name_only(request: HttpRequest, link_id: int) -> None:
 @require_http_methods(["POST"])
 def transfer(request: HttpRequest, code: str) -> HttpResponse:
     """Carry this person's login over to the record that succeeds it."""
-    require_people(request, request.POST.get("to", "").strip())
+    to = request.POST.get("to", "").strip()
+    require_people(request, to)
     try:
-        transfer_login(request.district, code, request.POST.get("to", "").strip(), actor=actor_of(request))
+        transfer_login(request.district, code, to, actor=actor_of(request))
     except TransferRejected as exc:
-        return person.__wrapped__(request, code, error=str(exc))
-    return redirect("console:person", slug=request.district.slug, code=request.POST["to"].strip())
+        return _person_page(request, code, form={"to": to}, errors={"to": str(exc)})
+    return redirect("console:person", slug=request.district.slug, code=to)
