@@ -155,7 +155,11 @@ def test_transfer_and_doctor(alpha, api_for):
     )
     both = api.get("/doctor", data={"person": "ap0", "email": "ap0@example.org"})
     assert both.status_code == 422 and "exactly one" in both.json()["error"]["message"]
-    moved = api.post("/accounts/ap0/transfer", json={"to": "ap1"})
+    unasked = api.post("/accounts/ap0/transfer", json={"to": "ap1"})
+    assert unasked.status_code == 409 and "same person" in unasked.json()["error"]["message"], (
+        "ap0's login is in use and no sync matched ap0 and ap1"
+    )
+    moved = api.post("/accounts/ap0/transfer", json={"to": "ap1", "same_person": True})
     assert (
         moved.status_code == 200
         and moved.json()["from_person"] == "ap0"

@@ -332,7 +332,11 @@ def test_transfer_from_the_person_page(admin, synced, cli):
     lifecycle.activate_account(
         Account.objects.get(person__sis_code="p0"), username="pat", password="x" * 12, actor="t"
     )
-    response = admin.post(f"/console/{synced.slug}/people/p0/transfer/", {"to": "p1"})
+    # p0's login is in use and no sync matched p0 and p1: a mistyped code must not hand it over unasked.
+    refused = admin.post(f"/console/{synced.slug}/people/p0/transfer/", {"to": "p1"})
+    assert refused.status_code == 400 and b"no sync found p1 to be the same person" in refused.content
+    assert Account.objects.get(person__sis_code="p0").username == "pat"
+    response = admin.post(f"/console/{synced.slug}/people/p0/transfer/", {"to": "p1", "same_person": "yes"})
     assert response.status_code == 302 and response["Location"].endswith("/people/p1/")
     moved = Account.objects.get(person__sis_code="p1")
     assert (moved.state, moved.username) == ("active", "pat"), "p1 had no login of its own: the login moved"

@@ -202,3 +202,20 @@ def test_a_full_resync_of_the_same_snapshot_keeps_the_successor_and_changes_noth
         assert doc["counts"]["accounts"]["ready_to_revoke"] == 0, "the same snapshot moves nobody"
         old = accounts_by_person(cli, district.slug)["C1"]
         assert (old["state"], old["reason"], old["successor"]) == ("ready_to_revoke", "superseded", "C2")
+
+
+def test_a_login_in_use_moves_to_an_unmatched_record_only_when_the_admin_says_they_are_one_person(
+    cli, district, tmp_path
+):
+    """Two parents of one child, both still in the SIS: a mistyped code must not hand one's password to the
+    other's record and children."""
+    other = {"sourcedId": "C9", "role": "parent", "orgSourcedIds": "north", "givenName": "Pedro",
+             "familyName": "Lopez", "email": "pedro@example.org"}  # fmt: skip
+    active_maria(cli, district, tmp_path)
+    path = write_oneroster(tmp_path / "two", users=[kid("C1", "C9"), maria("C1"), other], orgs=ORGS)
+    cli("sync", district.slug, path, "--json")
+    refused = cli("transfer", district.slug, "C1", "C9", "--json")
+    assert refused.code == 1 and "no sync found C9 to be the same person" in refused.json["error"]
+    assert accounts_by_person(cli, district.slug)["C1"]["username"] == "maria"
+    assert cli("transfer", district.slug, "C1", "C9", "--same-person", "--json").code == 0
+    assert accounts_by_person(cli, district.slug)["C9"]["username"] == "maria"

@@ -5,6 +5,10 @@ successor: every session and token of the old login dies) and the new account ta
 hash, activation, must-change flag) — `active` if the old login had been activated, else `invited` with a fresh
 welcome link. The old login's per-student overrides move to the same students on the new record's links.
 Both accounts get an audit event. Nothing is e-mailed: the person logs in as before.
+
+A login still in use on its own record (invited or active, not flagged for revocation) moves only when a sync
+found the new record to be the same person (an identity match) or the admin says it is (`same_person`): a
+mistyped code must not hand one parent's password to another parent's record and children.
 """
 
 from __future__ import annotations
@@ -47,8 +51,11 @@ def _snapshot(account: Account) -> dict:
     return {"state": account.state, "reason": account.reason, "username": account.username}
 
 
-def transfer_login(district: District, old_code: str, new_code: str, *, actor: str) -> Transferred:
-    """Move the login of `old_code` to `new_code`; see the module docstring."""
+def transfer_login(
+    district: District, old_code: str, new_code: str, *, actor: str, same_person: bool = False
+) -> Transferred:
+    """Move the login of `old_code` to `new_code`; see the module docstring. `same_person`: the admin states
+    the two records are one person (needed for a login still in use that no identity match links)."""
     if old_code == new_code:
         raise TransferRejected("a login cannot be transferred to the same record", kind=INVALID)
     with transaction.atomic():
@@ -71,6 +78,16 @@ def transfer_login(district: District, old_code: str, new_code: str, *, actor: s
         if old is None or old.state not in HOLDS_CREDENTIALS:
             state = old.state if old else "without an account"
             raise TransferRejected(f"{old_code} has no login to transfer (it is {state})")
+        in_use = old.state in (AccountState.INVITED, AccountState.ACTIVE)
+        if (
+            in_use
+            and not same_person
+            and not IdentityMatch.objects.filter(old=old_person, new=new_person).exists()
+        ):
+            raise TransferRejected(
+                f"{old_code}'s login is still in use on its own record, and no sync found {new_code} to be the "
+                f"same person: check the two codes, and confirm they are the same person to transfer anyway"
+            )
         new = accounts.get(new_person.pk)
         if new is None:
             raise TransferRejected(f"{new_code} is not eligible for a login (no account is listed for it)")

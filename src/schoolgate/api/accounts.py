@@ -171,6 +171,8 @@ def transfer(request: HttpRequest, code: str, payload: TransferIn) -> TransferOu
     """Carry this person's login over to the record that succeeds it (username, password, activation,
     overrides), in one audited transaction; the old login is revoked as superseded."""
     require_people(request, payload.to)
-    done = transfer_login(request.district, code, payload.to, actor=request.actor)
+    done = transfer_login(
+        request.district, code, payload.to, actor=request.actor, same_person=payload.same_person
+    )
     return TransferOut(from_person=done.old, to_person=done.new, username=done.username, state=done.state,
                        overrides_moved=done.overrides_moved)  # fmt: skip

@@ -194,6 +194,11 @@ class RevokeIn(Input):
 
 class TransferIn(Input):
     to: str = Field(..., min_length=1, max_length=255, description="SIS code of the successor record")
+    same_person: bool = Field(
+        False,
+        description="the two records are one person: needed when the old login is still in use (invited or "
+        "active) and no sync found an identity match between them",
+    )
 
 
 class TransferOut(Schema):

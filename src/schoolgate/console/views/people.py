@@ -188,7 +188,8 @@ def transfer(request: HttpRequest, code: str) -> HttpResponse:
     to = request.POST.get("to", "").strip()
     require_people(request, to)
     try:
-        transfer_login(request.district, code, to, actor=actor_of(request))
+        same = request.POST.get("same_person") == "yes"
+        transfer_login(request.district, code, to, actor=actor_of(request), same_person=same)
     except TransferRejected as exc:
         return _person_page(request, code, form={"to": to}, errors={"to": str(exc)})
     return redirect("console:person", slug=request.district.slug, code=to)

@@ -19,11 +19,22 @@ class Command(SchoolgateCommand):
         parser.add_argument("slug")
         parser.add_argument("old", help="SIS code of the record whose login moves")
         parser.add_argument("new", help="SIS code of the record that takes it over")
+        parser.add_argument(
+            "--same-person",
+            action="store_true",
+            help="they are one person: needed when OLD's login is still in use and no sync matched the two",
+        )
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         district = self.district(options["slug"])
         try:
-            result = transfer_login(district, options["old"], options["new"], actor=audit.cli_actor())
+            result = transfer_login(
+                district,
+                options["old"],
+                options["new"],
+                actor=audit.cli_actor(),
+                same_person=options["same_person"],
+            )
         except TransferRejected as exc:
             raise InputRejected(str(exc)) from None
         return {"transferred": result.as_dict()}, self.render
