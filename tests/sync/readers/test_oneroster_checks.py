@@ -146,6 +146,7 @@ def test_role_outside_11_vocabulary(tmp_path):
         ("x2", "staff", "teacher"),
     ]
     assert "the row was skipped" in tolerant.warnings[2].message
+    assert "counts them as having left the SIS" in tolerant.warnings[2].message, "what skipping a user means"
     assert tolerant.relations.height == 0  # the skipped row's agent links went with it
     assert "x3" not in tolerant.memberships.get_column("person_code").to_list()
 

@@ -42,6 +42,11 @@ from schoolgate.sync.readers.table import load_table
 
 ORGS_FILE, USERS_FILE, ROLES_FILE = "orgs.csv", "users.csv", "roles.csv"
 EMPTY_HINT = " (leave the file out and mark it 'absent' in manifest.csv)"
+# What skipping a user means, for the warnings that skip one (tolerant reads).
+LEFT_OUT = (
+    "this user is not in the set, so a bulk set counts them as having left the SIS (a login of theirs is "
+    "queued for revocation)."
+)
 
 # The columns each file contributes; the others are never parsed, to keep memory low.
 ORG_NEEDED = ("sourcedId", "status", "dateLastModified", "name", "type", "parentSourcedId")
@@ -213,12 +218,17 @@ def _vocabulary(
         ),
     )
     dropped = frame.filter(pl.col("outside") & pl.col("role_fixed").is_null()).select("line", "role")
+    # A users.csv row is the whole user: skipping it leaves them out of the set, which a bulk set reads as
+    # having left the SIS — said here, not left for the admin to find in the counts.
+    gone = f"; {LEFT_OUT}" if file == USERS_FILE else "."
     log.rows(
         "warning",
         file,
         "role",
         dropped,
-        lambda row: f"role {quote(row['role'])} is not a OneRoster role. Tolerated: the row was skipped.",
+        lambda row: (
+            f"role {quote(row['role'])} is not a OneRoster role. Tolerated: the row was skipped{gone}"
+        ),
     )
     return (
         frame.filter(~(pl.col("outside") & pl.col("role_fixed").is_null()))
@@ -424,7 +434,7 @@ def _kinds_12(
                 unusable.select("line", "sourcedId"),
                 lambda row: (
                     f"user {quote(row['sourcedId'])} has no usable role left in roles.csv. Tolerated: the "
-                    f"user was skipped."
+                    f"user was skipped; {LEFT_OUT}"
                 ),
             )
             users = users.join(
