@@ -127,3 +127,24 @@ def test_merging_a_duplicate_staff_record_takes_its_own_login_away(cli, district
     merged = cli("merge", district.slug, "t1", "t2", "--json")
     assert merged.code == 0, merged.stdout
     assert accounts_by_person(cli, district.slug).keys() == {"t1"}, "the alias's unused listing is withdrawn"
+
+
+def test_the_sis_keeping_the_dropped_code_keeps_the_merged_login(cli, district, tmp_path):
+    """After a merge the district may clean up the other way round: delete the kept code in the SIS and go on
+    with the dropped one. The guardian is still in the SIS (through the alias, whose links map onto the kept
+    record), so their login stays."""
+    cli("sync", district.slug, write_oneroster(tmp_path / "a", users=users(), orgs=ORGS), "--json")
+    cli("provision", district.slug, "rosa1", "--json")
+    assert cli("merge", district.slug, "rosa1", "rosa2", "--json").code == 0
+    cleaned = [u for u in users() if u["sourcedId"] != "rosa1"]
+    cleaned[0] = {**cleaned[0], "agentSourcedIds": "rosa2,luis"}  # k1 now names the code the SIS kept
+    doc = cli("sync", district.slug, write_oneroster(tmp_path / "b", users=cleaned, orgs=ORGS), "--json")
+    assert doc.json["status"] == "applied", doc.stdout
+    rosa = accounts_by_person(cli, district.slug)["rosa1"]
+    assert (rosa["state"], rosa["reason"], rosa["students"]) == ("invited", None, ["k1", "k2"])
+    gone = [u for u in cleaned if u["sourcedId"] != "rosa2"]
+    gone = [{**u, "agentSourcedIds": "luis"} if u["role"] == "student" else u for u in gone]
+    cli("district", "set", district.slug, "--guard-minimum", "5", "--json")
+    cli("sync", district.slug, write_oneroster(tmp_path / "c", users=gone, orgs=ORGS), "--json")
+    rosa = accounts_by_person(cli, district.slug)["rosa1"]
+    assert (rosa["state"], rosa["reason"]) == ("ready_to_revoke", "left_sis"), "both codes gone: she left"

@@ -115,11 +115,11 @@ def plan(district: District, scope: str | None = None) -> Plan:
             FROM (
                 SELECT p.id AS person_id, a.id AS account_id, a.state AS state, a.reason AS cur_reason,
                     a.successor_id AS cur_successor, p.merged_into_id AS successor_id,
-                    (p.in_sis AND p.enabled AND p.merged_into_id IS NULL
+                    ((p.in_sis OR al.kept_id IS NOT NULL) AND p.enabled AND p.merged_into_id IS NULL
                      AND (p.login_allowed OR COALESCE(cl.may_see, 0) = 1)) AS eligible,
                     CASE
                         WHEN p.merged_into_id IS NOT NULL THEN %s
-                        WHEN NOT p.in_sis THEN %s
+                        WHEN NOT (p.in_sis OR al.kept_id IS NOT NULL) THEN %s
                         WHEN NOT p.enabled OR p.kind <> %s THEN %s
                         WHEN COALESCE(cl.has_student, 0) = 1 THEN %s
                         WHEN COALESCE(cl.any_link, 0) > 0 THEN %s
@@ -136,6 +136,13 @@ def plan(district: District, scope: str | None = None) -> Plan:
                     WHERE l.district_id = %s {links_filter}
                     GROUP BY l.contact_id
                 ) cl ON cl.contact_id = p.id
+                -- A kept record is still in the SIS while one of the records merged into it is: the SIS may
+                -- drop the kept code and go on with the other, whose links the mirror maps onto the kept one.
+                LEFT JOIN (
+                    SELECT merged_into_id AS kept_id FROM {person}
+                    WHERE district_id = %s AND merged_into_id IS NOT NULL AND in_sis
+                    GROUP BY merged_into_id
+                ) al ON al.kept_id = p.id
                 WHERE p.district_id = %s {people_filter}
             ) t
             """,
@@ -144,7 +151,7 @@ def plan(district: District, scope: str | None = None) -> Plan:
                 S.READY_TO_PROVISION, S.INVITED, S.ACTIVE, S.READY_TO_REVOKE, S.READY_TO_REVOKE,
                 RevokeReason.SUPERSEDED, RevokeReason.LEFT_SIS, PersonKind.CONTACT, RevokeReason.FLAG_REMOVED,
                 RevokeReason.FLAG_REMOVED, RevokeReason.NO_STUDENTS, RevokeReason.NOT_LINKED,
-                district.pk, district.pk,
+                district.pk, district.pk, district.pk,
             ],
         )  # fmt: skip
         cursor.execute(f"DELETE FROM {PLAN_TABLE} WHERE move IS NULL")
