@@ -364,3 +364,12 @@ def test_a_json_body_must_be_sent_as_json(alpha, api_for):
     assert _send(api, "GET", "/people", b"", "text/plain").status_code == 200
     removed = _send(api, "DELETE", f"/overrides/{stored.json()['id']}", b"", "text/plain")
     assert removed.status_code == 200
+
+
+def test_a_body_over_the_upload_limit_is_413_not_a_crash(alpha, api_for, settings):
+    district, _ = alpha
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = {"contact": "ap0", "student": "ak0", "field": "reports", "value": False, "reason": "r" * 20_000}
+    refused = api_for(district).post("/overrides", json=body)
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "payload_too_large"
+    assert refused.json()["error"]["detail"]["limit"] == 10_000

@@ -1,8 +1,8 @@
 """One shape for every error the API returns: `{"error": {"code", "message", "detail"}}`.
 
 Each handler below turns one kind of failure into that shape, so a client reads 400, 401, 403, 404, 405, 409,
-415, 422 and 500 the same way. Messages name the field and the value that is wrong; bad input changes nothing,
-because every endpoint validates before it calls a domain function (and domain functions are atomic).
+413, 415, 422 and 500 the same way. Messages name the field and the value that is wrong; bad input changes
+nothing, because every endpoint validates before it calls a domain function (and domain functions are atomic).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, cast
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
@@ -30,7 +31,7 @@ from schoolgate.core.refusals import CONFLICT, INVALID, MISSING, Refused
 logger = logging.getLogger("schoolgate.api")
 
 # Every status an operation may answer with besides its success; each operation documents all of them.
-ERROR_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 415, 422, 500})
+ERROR_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 413, 415, 422, 500})
 
 
 class ErrorBody(Schema):
@@ -162,6 +163,12 @@ def install(api: NinjaAPI) -> None:
     def _http(request: HttpRequest, exc: HttpError) -> HttpResponse:
         code = {400: "bad_request", 405: "method_not_allowed", 429: "throttled"}.get(exc.status_code, "error")
         return respond(request, exc.status_code, code, str(exc.message))
+
+    @handler(RequestDataTooBig)
+    def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return respond(request, 413, "payload_too_large", f"the request body is larger than {limit} bytes",
+                       {"limit": limit})  # fmt: skip
 
     @handler(UnknownPeople)
     def _unknown_people(request: HttpRequest, exc: UnknownPeople) -> HttpResponse:
