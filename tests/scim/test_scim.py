@@ -144,6 +144,15 @@ def test_an_unexpected_error_is_a_scim_error_and_logged(scim, client, monkeypatc
     assert record.exc_info[0] is RuntimeError and "/Users" in record.getMessage()
 
 
+def test_a_body_over_the_upload_limit_is_a_scim_413(scim, client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x" * 20_000}
+    response = client.post(f"/scim/v2/{scim.slug}/Users", data=body, content_type="application/scim+json",
+                           headers={"Authorization": f"Bearer {scim.token}"})  # fmt: skip
+    assert response.status_code == 413 and response.json()["status"] == "413"
+    assert "10000 bytes" in response.json()["detail"]
+
+
 def test_405_names_the_methods_of_each_path(scim):
     """RFC 9110 §15.5.6: a 405 carries Allow with the methods the target supports."""
     with scim.http() as http:

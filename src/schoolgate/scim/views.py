@@ -19,6 +19,8 @@ import json
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -63,6 +65,11 @@ class MethodNotAllowed(SCIMException):
 class UnsupportedMediaType(SCIMException):
     status = 415
     _default_detail = "unsupported media type"
+
+
+class TooLarge(SCIMException):
+    status = 413
+    _default_detail = "the request body is too large"
 
 
 class ServerError(SCIMException):
@@ -370,6 +377,10 @@ def endpoint(request: HttpRequest, slug: str, rest: str = "") -> HttpResponse:
         return error_response(exc)
     except ValidationError as exc:
         return error_response(SCIMException.from_error(Error.from_validation_errors(exc)[0]))
+    except RequestDataTooBig:
+        return error_response(
+            TooLarge(detail=f"the request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes")
+        )
     except Exception:
         # A bug, not the client's error: the operator gets the traceback; the client a SCIM Error it can read
         # (not Django's HTML page) without internals.
