@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
@@ -109,3 +110,60 @@ def test_a_locked_login_says_how_long_to_wait_not_a_clock_time(cli, district, tm
         locked_until=timezone.now() + timedelta(minutes=4, seconds=10)
     )
     assert "try again in 5 minutes." in log_in(client, district, "p1").content.decode()
+
+
+def wrong(client, district, identifier: str):
+    return client.post(
+        f"/portal/{district.slug}/login/", {"identifier": identifier, "password": "wrong guess"}
+    )
+
+
+def test_a_locked_login_tells_only_its_owner(cli, district, tmp_path, client):
+    """Five wrong guesses must not tell whether a login exists: during the lock a wrong password gets the
+    words an unknown name gets, and only the right password hears about the lock."""
+    active_guardians(cli, district, tmp_path, {"p1": "priya@example.org"})
+    for _ in range(5):
+        wrong(client, district, "p1")
+    for identifier in ("p1", "priya@example.org", "nobody-here"):
+        guess = wrong(client, district, identifier)
+        assert b"Wrong username or password." in guess.content and b"Too many" not in guess.content, (
+            identifier
+        )
+    assert b"Too many failed attempts" in log_in(client, district, "p1").content
+    account = Account.objects.get(person__sis_code="p1")
+    assert account.failed_logins == 5, "guesses during the lock neither count nor extend it"
+
+
+def test_a_lock_that_ran_out_counts_afresh(cli, district, tmp_path, client):
+    active_guardians(cli, district, tmp_path, {"p1": "priya@example.org"})
+    for _ in range(5):
+        wrong(client, district, "p1")
+    Account.objects.filter(person__sis_code="p1").update(locked_until=timezone.now() - timedelta(seconds=1))
+    wrong(client, district, "p1")  # one slip after the lock: not another 15 minutes
+    account = Account.objects.get(person__sis_code="p1")
+    assert (account.failed_logins, account.locked_until) == (1, None)
+    assert log_in(client, district, "p1").status_code == 302
+
+
+def test_a_username_cannot_be_someone_elses_email(cli, district, tmp_path, client):
+    """Logins look a name up as a username before an e-mail: another parent's address as a username would
+    capture that parent's e-mail login (and let their wrong attempts lock the other account)."""
+    from schoolgate.accounts.username_policy import change_username
+    from schoolgate.accounts.usernames import InvalidUsername
+
+    active_guardians(cli, district, tmp_path, {"p1": "priya@example.org"})
+    users = [{"sourcedId": "k1", "role": "student", "orgSourcedIds": "north", "agentSourcedIds": "p1,p2"},
+             {"sourcedId": "p1", "role": "parent", "orgSourcedIds": "north", "email": "priya@example.org"},
+             {"sourcedId": "p2", "role": "parent", "orgSourcedIds": "north", "email": "ravi@example.org"}]  # fmt: skip
+    cli("sync", district.slug, write_oneroster(tmp_path / "two", users=users, orgs=ORGS), "--json")
+    ravi = Account.objects.get(person__sis_code="p2")
+    lifecycle.provision_account(ravi, actor="test")
+    for taken in ("Priya@Example.org", "someone@else.org"):
+        with pytest.raises(InvalidUsername, match=r"own e-mail address \(ravi@example.org\)"):
+            lifecycle.activate_account(Account.objects.get(pk=ravi.pk), username=taken, password=PASSWORD,
+                                       actor="test")  # fmt: skip
+    lifecycle.activate_account(Account.objects.get(pk=ravi.pk), username="RAVI@example.org", password=PASSWORD,
+                               actor="test")  # fmt: skip
+    assert log_in(client, district, "priya@example.org").status_code == 302, "her e-mail login is hers"
+    with pytest.raises(InvalidUsername, match="own e-mail address"):
+        change_username(district, "p2", "priya@example.org", actor="test")

@@ -52,16 +52,23 @@ def authenticate(district: District, identifier: str, password: str) -> Account:
         )
     account = candidates[0]
     now = timezone.now()
-    if account.locked_until and account.locked_until > now:
-        count_login("portal", "locked")
-        # How long is left, not the clock time it ends: the server's zone is not the parent's, and a bare
-        # "after 00:19" names neither.
-        raise LoginRefused(f"Too many failed attempts: try again in {in_words(account.locked_until - now)}.")
+    locked_now = bool(account.locked_until and account.locked_until > now)
 
     def upgrade(raw: str) -> None:
         Account.objects.filter(pk=account.pk).update(password_hash=make_password(raw))
 
-    if check_password(password, account.password_hash, setter=upgrade):
+    right = check_password(password, account.password_hash, setter=None if locked_now else upgrade)
+    if locked_now:
+        # The password is checked while locked too, and only the right one hears about the lock: to anyone
+        # else a locked login answers as an unknown name does (same words, same hashing time), so five wrong
+        # guesses do not tell whether a login exists. Guesses during the lock neither count nor extend it.
+        count_login("portal", "locked")
+        if not right:
+            raise LoginRefused("Wrong username or password.")
+        # How long is left, not the clock time it ends: the server's zone is not the parent's, and a bare
+        # "after 00:19" names neither.
+        raise LoginRefused(f"Too many failed attempts: try again in {in_words(account.locked_until - now)}.")
+    if right:
         if account.failed_logins:
             Account.objects.filter(pk=account.pk).update(failed_logins=0, locked_until=None)
             account.failed_logins, account.locked_until = 0, None
@@ -69,6 +76,8 @@ def authenticate(district: District, identifier: str, password: str) -> Account:
         return account
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(pk=account.pk)
+        if locked.locked_until and locked.locked_until <= now:  # a lock that has run out: count afresh
+            locked.failed_logins, locked.locked_until = 0, None
         locked.failed_logins += 1
         if locked.failed_logins >= MAX_FAILURES:
             locked.locked_until = now + timedelta(minutes=LOCK_MINUTES)

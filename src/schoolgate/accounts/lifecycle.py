@@ -24,7 +24,7 @@ from django.utils import timezone
 from schoolgate.accounts.models import Account, AccountState, Invitation, LinkPurpose, RevokeReason
 from schoolgate.accounts.moves import MoveResult, Selection, audit_json, move, select_accounts
 from schoolgate.accounts.username_claims import assign_for_provisioning
-from schoolgate.accounts.usernames import InvalidUsername, clean_username, username_key
+from schoolgate.accounts.usernames import InvalidUsername, check_own_address, clean_username, username_key
 from schoolgate.accounts.welcome import send_welcomes
 from schoolgate.core import audit, sql
 from schoolgate.core.models import AuditEvent, District
@@ -322,6 +322,7 @@ def activate_account(account: Account, *, username: str, password: str, actor: s
             raise IllegalTransition(
                 f"cannot activate {locked.person.sis_code}: the account is {locked.state}"
             )
+        check_own_address(name, locked.person.email)
         key = username_key(name)
         taken = Account.objects.filter(district_id=locked.district_id, username_key=key).exclude(pk=locked.pk)
         if taken.exists():

@@ -16,7 +16,7 @@ from schoolgate.accounts import lifecycle
 from schoolgate.accounts.models import Account, AccountState, RevokeReason
 from schoolgate.accounts.moves import select_accounts
 from schoolgate.accounts.username_claims import SOURCE_FIELD, Claim, claims_of, holders
-from schoolgate.accounts.usernames import InvalidUsername, clean_username, username_key
+from schoolgate.accounts.usernames import InvalidUsername, check_own_address, clean_username, username_key
 from schoolgate.core import audit, sql
 from schoolgate.core.models import District
 
@@ -119,6 +119,7 @@ def change_username(district: District, code: str, new: str, *, actor: str) -> A
             raise InvalidUsername(f"{code} has no account in this district") from None
         if account.state not in HOLDS_CREDENTIALS:
             raise InvalidUsername(f"{code}'s account is {account.state}: there is no login to rename")
+        check_own_address(name, account.person.email)
         holder = holders(district, {key}).get(key)
         if holder and holder[0] != account.pk:
             raise InvalidUsername(f"the username {name!r} is already used by {holder[1]}")

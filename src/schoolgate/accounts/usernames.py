@@ -33,3 +33,17 @@ def clean_username(username: str) -> str:
         if char.isspace() or unicodedata.category(char).startswith("C"):
             raise InvalidUsername(f"a username cannot contain spaces or control characters ({char!r})")
     return value
+
+
+def check_own_address(name: str, own_email: str | None) -> None:
+    """A username someone chooses (or an admin sets) that is an e-mail address must be the person's own.
+
+    Logins look a name up as a username first and as an e-mail address after, so another person's address
+    taken as a username would capture their e-mail login: their password would stop working with it, and
+    their wrong attempts would lock the other account."""
+    if "@" in name and username_key(name) != username_key((own_email or "").strip()):
+        raise InvalidUsername(
+            "a username with '@' must be the person's own e-mail address"
+            + (f" ({own_email.strip()})" if own_email and own_email.strip() else "")
+            + "; choose one without '@'"
+        )
