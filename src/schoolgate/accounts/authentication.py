@@ -7,7 +7,7 @@ upgraded to the current argon2id settings on a successful login.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 from django.contrib.auth.hashers import check_password, make_password
@@ -74,18 +74,24 @@ def authenticate(district: District, identifier: str, password: str) -> Account:
             account.failed_logins, account.locked_until = 0, None
         count_login("portal", "success")
         return account
+    count_failure(account, now)
+    count_login("portal", "refused")
+    raise LoginRefused("Wrong username or password.")
+
+
+def count_failure(account: Account, now: datetime) -> None:
+    """One more wrong password for this login (at the login, or as the current one when changing it); the
+    fifth in a row locks it for LOCK_MINUTES. A lock that has run out starts the count afresh."""
     with transaction.atomic():
-        locked = Account.objects.select_for_update().get(pk=account.pk)
-        if locked.locked_until and locked.locked_until <= now:  # a lock that has run out: count afresh
+        locked = Account.objects.select_for_update().select_related("person", "district").get(pk=account.pk)
+        if locked.locked_until and locked.locked_until <= now:
             locked.failed_logins, locked.locked_until = 0, None
         locked.failed_logins += 1
         if locked.failed_logins >= MAX_FAILURES:
             locked.locked_until = now + timedelta(minutes=LOCK_MINUTES)
             audit.record(
-                district, "portal", "account.locked", target_type="account", target_id=locked.pk,
-                target_label=account.person.sis_code, after={"failed_logins": locked.failed_logins,
-                                                             "locked_until": locked.locked_until.isoformat()},
+                locked.district, "portal", "account.locked", target_type="account", target_id=locked.pk,
+                target_label=locked.person.sis_code, after={"failed_logins": locked.failed_logins,
+                                                            "locked_until": locked.locked_until.isoformat()},
             )  # fmt: skip
         locked.save(update_fields=["failed_logins", "locked_until"])
-    count_login("portal", "refused")
-    raise LoginRefused("Wrong username or password.")

@@ -2,8 +2,12 @@
 
 "Forgot your password" accepts a username or an e-mail address and always answers the same way, whether or not
 anything matched, so the form cannot be used to learn who has an account. Every matching active login gets a
-reset link valid SCHOOLGATE_RESET_MINUTES (one hour) whose e-mail also states the username. Any password change
-moves `credentials_version` on, ending every other session and token at once; it is audited, never logged.
+reset link valid SCHOOLGATE_RESET_MINUTES (one hour) whose e-mail also states the username; asked again within
+RESEND_SECONDS, the link already sent stands (no e-mail flood, and the e-mail on its way keeps working). Any
+password change moves `credentials_version` on, ending every other session and token at once, and withdraws
+open reset links (a link sent before the change must not take the login back); so does "sign out
+everywhere". It is audited, never logged. Wrong current passwords when changing count toward the lockout as
+wrong logins do.
 """
 
 from __future__ import annotations
@@ -19,14 +23,17 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from schoolgate.accounts import lifecycle
+from schoolgate.accounts.authentication import count_failure
 from schoolgate.accounts.models import Account, AccountState, Invitation, LinkPurpose
 from schoolgate.accounts.usernames import username_key
 from schoolgate.accounts.welcome import link_url
 from schoolgate.core import audit
+from schoolgate.core.durations import in_words
 from schoolgate.core.models import District
 from schoolgate.mail.outbox import enqueue
 
 DEFAULT_MIN_LENGTH = 10
+RESEND_SECONDS = 120  # a second "forgot" within this keeps the link already sent
 
 
 class PasswordRejected(ValueError):
@@ -37,8 +44,10 @@ class PasswordRejected(ValueError):
         self.messages = messages
 
 
-def check_policy(account: Account, password: str) -> None:
-    """The group's minimum length and Django's validators (common, numeric-only, similar to the username)."""
+def check_policy(account: Account, password: str, *, username: str | None = None) -> None:
+    """The group's minimum length and Django's validators (common, numeric-only, similar to the username).
+
+    `username`: the one being chosen with this password (at activation the account has none yet)."""
     minimum = account.group.min_password_length if account.group_id else DEFAULT_MIN_LENGTH
     problems = []
     if len(password) < minimum:
@@ -47,13 +56,22 @@ def check_policy(account: Account, password: str) -> None:
         validate_password(password)
     except ValidationError as exc:
         problems.extend(m for m in exc.messages if "at least" not in m)
-    if account.username and username_key(account.username) in username_key(password):
+    name = (username or "").strip() or account.username
+    if name and username_key(name) in username_key(password):
         problems.append("The password must not contain the username.")
     if problems:
         raise PasswordRejected(problems)
 
 
+def _withdraw_resets(account: Account) -> None:
+    """Open reset links of this login stop working (after any change of its password or its sessions)."""
+    Invitation.objects.filter(
+        account=account, purpose=LinkPurpose.RESET, used_at__isnull=True, withdrawn_at__isnull=True
+    ).update(withdrawn_at=timezone.now())
+
+
 def _store(account: Account, password: str, *, must_change: bool) -> None:
+    _withdraw_resets(account)
     account.password_hash = make_password(password)
     account.must_change_password = must_change
     account.credentials_version += 1
@@ -83,11 +101,15 @@ def request_reset(district: District, identifier: str, *, actor: str = "portal")
     sent = 0
     now = timezone.now()
     minutes = settings.SCHOOLGATE_RESET_MINUTES
+    recent = now - timedelta(seconds=RESEND_SECONDS)
     for account in accounts:
         with transaction.atomic():
-            Invitation.objects.filter(
+            open_links = Invitation.objects.select_for_update().filter(
                 account=account, purpose=LinkPurpose.RESET, used_at__isnull=True, withdrawn_at__isnull=True
-            ).update(withdrawn_at=now)
+            )
+            if open_links.filter(created_at__gt=recent).exists():
+                continue  # one was just sent: it stands (callers answer the same either way)
+            open_links.update(withdrawn_at=now)
             link = Invitation.objects.create(
                 district=district, account=account, purpose=LinkPurpose.RESET, created_at=now,
                 expires_at=now + timedelta(minutes=minutes),
@@ -119,8 +141,8 @@ def reset_with_link(link: Invitation, password: str, *, actor: str = "portal") -
         if account.state != AccountState.ACTIVE:
             raise PasswordRejected(["This login can no longer be used."])
         check_policy(account, password)
+        Invitation.objects.filter(pk=link.pk).update(used_at=timezone.now())  # used, not withdrawn by _store
         _store(account, password, must_change=False)
-        Invitation.objects.filter(pk=link.pk).update(used_at=timezone.now())
         audit.record(
             account.district, actor, "account.password_reset", target_type="account", target_id=account.pk,
             target_label=account.person.sis_code, after={"sessions_ended": True},
@@ -129,24 +151,32 @@ def reset_with_link(link: Invitation, password: str, *, actor: str = "portal") -
 
 
 def change_password(account: Account, current: str, new: str, *, actor: str = "portal") -> Account:
-    """The person changes their own password (also after 'must change at next login')."""
+    """The person changes their own password (also after 'must change at next login'). A wrong current password
+    counts toward the lockout, as a wrong login does: a session left open must not let someone try
+    passwords without limit."""
     with transaction.atomic():
         locked = (
             Account.objects.select_for_update(of=("self",))
             .select_related("person", "group")
             .get(pk=account.pk)
         )
-        if not check_password(current, locked.password_hash):
-            raise PasswordRejected(["The current password is not right."])
-        if current == new:
-            raise PasswordRejected(["Choose a password different from the current one."])
-        check_policy(locked, new)
-        _store(locked, new, must_change=False)
-        audit.record(
-            locked.district, actor, "account.password_changed", target_type="account", target_id=locked.pk,
-            target_label=locked.person.sis_code, after={"sessions_ended": True},
-        )  # fmt: skip
-    return locked
+        now = timezone.now()
+        if locked.locked_until and locked.locked_until > now:
+            wait = in_words(locked.locked_until - now)
+            raise PasswordRejected([f"Too many wrong passwords: try again in {wait}."])
+        if check_password(current, locked.password_hash):
+            if current == new:
+                raise PasswordRejected(["Choose a password different from the current one."])
+            check_policy(locked, new)
+            _store(locked, new, must_change=False)
+            audit.record(
+                locked.district, actor, "account.password_changed", target_type="account", target_id=locked.pk,
+                target_label=locked.person.sis_code, after={"sessions_ended": True},
+            )  # fmt: skip
+            return locked
+    # Counted after the block above, whose rollback (by the exception) would undo the count.
+    count_failure(locked, now)
+    raise PasswordRejected(["The current password is not right."])
 
 
 def set_by_admin(account: Account, password: str, *, must_change: bool, actor: str) -> Account:
@@ -177,9 +207,11 @@ def set_by_admin(account: Account, password: str, *, must_change: bool, actor: s
 
 
 def end_sessions(account: Account, *, actor: str) -> None:
-    """Sign out everywhere: every session and token of this login ends at its next request."""
+    """Sign out everywhere: every session and token of this login ends at its next request, and so do open
+    reset links (what someone does after a suspected compromise)."""
     with transaction.atomic():
         Account.objects.filter(pk=account.pk).update(credentials_version=F("credentials_version") + 1)
+        _withdraw_resets(account)
         audit.record(
             account.district, actor, "account.sessions_ended", target_type="account", target_id=account.pk,
             target_label=account.person.sis_code, after={"sessions_ended": True},

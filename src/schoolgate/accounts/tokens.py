@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.core import signing
 from django.utils import timezone
 
-from schoolgate.accounts.models import Invitation
+from schoolgate.accounts.models import AccountState, Invitation, LinkPurpose
 
 SALT = "schoolgate.links.{purpose}"
 
@@ -53,4 +53,13 @@ def read_token(token: str, purpose: str) -> Invitation:
         raise LinkInvalid("A newer e-mail replaced this link: use the link in the latest one.", expired=True)
     if invitation.expires_at <= timezone.now():
         raise LinkInvalid("This link has expired.", expired=True)
+    # A welcome sets up an invited login, a reset an active one: once the login has moved on (revoked, queued
+    # for revocation, superseded), its link leads nowhere, and says so instead of offering a form to refuse.
+    usable = AccountState.INVITED if purpose == LinkPurpose.WELCOME else AccountState.ACTIVE
+    if invitation.account.state != usable:
+        raise LinkInvalid(
+            "This link can no longer be used: the login it was sent for has changed since. If you still need "
+            "access, contact the school office.",
+            expired=True,
+        )
     return invitation

@@ -46,7 +46,7 @@ def activate(request: HttpRequest, token: str) -> HttpResponse:
             errors.append("The two passwords are not the same.")
         else:
             try:
-                passwords.check_policy(account, password)
+                passwords.check_policy(account, password, username=username)
                 account = lifecycle.activate_account(
                     account, username=username, password=password, actor="portal"
                 )
