@@ -167,3 +167,36 @@ def test_a_section_forced_on_is_granted_beyond_the_rules_and_reported_as_a_disag
     resync = cli("sync", district.slug, path, "--json").json
     assert resync["counts"]["overrides"] == {"sis_disagrees": 1}, "the rules still say no reports"
     assert link_to(person(cli, district.slug, "aunt"), "kid")["sections"] == ["reports", "attendance"]
+
+
+def test_an_override_ends_at_its_end_date_not_at_the_next_sync(cli, district, tmp_path):
+    """Temporary access ("grandma picks up this week") ends on its date: the worker's run at that time hands
+    the field back to the rules and reconciles the account, with no sync in between."""
+    from schoolgate.accounts.overrides import next_expiry
+    from schoolgate.accounts.portal_data import visible_students
+    from schoolgate.accounts.tasks import expire_overrides
+
+    cli("sync", district.slug, write_oneroster(tmp_path, users=USERS, orgs=ORGS), "--json")
+    until = (timezone.localdate() + timedelta(days=2)).isoformat()
+    cli("override", "set", district.slug, "aunt", "kid", "--field", "portal", "--value", "on",
+        "--reason", "grandma picks up this week", "--until", until, "--json")  # fmt: skip
+    aunt = Account.objects.get(district=district, person__sis_code="aunt")
+    lifecycle.provision_account(aunt, actor="test")
+    lifecycle.activate_account(Account.objects.get(pk=aunt.pk), username="aunt", password="plum tree 42 harbour",
+                               actor="test")  # fmt: skip
+    aunt = Account.objects.get(pk=aunt.pk)
+    assert [s.code for s in visible_students(aunt)] == ["kid"]
+    override = Override.objects.get(link__contact__sis_code="aunt")
+    assert next_expiry() == override.expires_at
+    assert expire_overrides.call() == 0, "not yet"
+
+    Override.objects.filter(pk=override.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )  # time passes
+    assert expire_overrides.call() == 1
+    aunt = Account.objects.get(pk=aunt.pk)
+    assert visible_students(aunt) == [] and (aunt.state, aunt.reason) == ("ready_to_revoke", "flag_removed")
+    event = AuditEvent.objects.get(district=district, action="override.expired")
+    assert event.actor == "system:expiry" and event.target_label == "aunt → kid"
+    assert Override.objects.get(pk=override.pk).removed_by == "system:expiry"
+    assert next_expiry() is None and expire_overrides.call() == 0, "nothing left to expire"

@@ -127,6 +127,8 @@ def set_override(
             created_by=actor,
             created_at=now,
         )
+        if expires_at is not None:  # its end takes effect at that time, not at the next sync
+            transaction.on_commit(lambda: schedule_expiry(expires_at), robust=True)
         audit.record(
             district,
             actor,
@@ -172,6 +174,57 @@ def remove_override(district: District, override_id: int, *, actor: str) -> Over
         )
         _refresh(district, link, actor)
     return override
+
+
+def expire_due(*, now: datetime | None = None) -> int:
+    """Hand the fields of overrides whose end date has come back to the rules, in every district: each is
+    marked removed (at its expiry, by `system:expiry`, audited `override.expired`), its contact's links are
+    evaluated again and their account reconciled — so access granted or withheld until a date ends then, not
+    at the next sync (evaluation ignores an expired override either way). Returns how many expired."""
+    now = now or timezone.now()
+    due = Override.objects.filter(removed_at__isnull=True, expires_at__lte=now)
+    expired = 0
+    for district_id in sorted(set(due.values_list("district_id", flat=True))):
+        district = District.objects.get(pk=district_id)
+        with transaction.atomic():
+            overrides = list(
+                due.filter(district=district)
+                .select_for_update()
+                .select_related("link__contact", "link__student")
+            )
+            for override in overrides:
+                before = _snapshot(override)
+                override.removed_at, override.removed_by = override.expires_at, audit.SYSTEM_EXPIRY
+                override.save(update_fields=["removed_at", "removed_by"])
+                link = override.link
+                audit.record(
+                    district, audit.SYSTEM_EXPIRY, "override.expired", target_type="link", target_id=link.pk,
+                    target_label=f"{link.contact.sis_code} → {link.student.sis_code}", before=before, after=None,
+                )  # fmt: skip
+            contacts = sorted({override.link.contact_id for override in overrides})
+            if contacts:
+                evaluate_links(district, " UNION ".join(f"SELECT {int(c)} AS person_id" for c in contacts))
+                reconcile_people(district, contacts, actor=audit.SYSTEM_EXPIRY)
+            expired += len(overrides)
+    return expired
+
+
+def next_expiry() -> datetime | None:
+    """When the next override in force ends, in any district (None: none has an end date)."""
+    return (
+        Override.objects.filter(removed_at__isnull=True, expires_at__isnull=False)
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+
+
+def schedule_expiry(at: datetime) -> None:
+    """Ask the worker to run `expire_due` at `at` (the run then asks for the next one)."""
+    from schoolgate.accounts.tasks import expire_overrides  # the task module imports this one
+    from schoolgate.core.background import queue_once
+
+    queue_once(expire_overrides, at)
 
 
 def list_overrides(

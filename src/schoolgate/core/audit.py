@@ -18,6 +18,7 @@ from schoolgate.core.models import AuditEvent, District
 # Named actors for work no person started directly.
 SYSTEM_SYNC = "system:sync"
 SYSTEM_WORKER = "system:worker"
+SYSTEM_EXPIRY = "system:expiry"  # an override whose end date came
 
 _SECRET_KEYS = {"password", "password_hash", "token", "nonce", "secret"}
 
