@@ -7,6 +7,7 @@ PostgreSQL is used when SCHOOLGATE_DATABASE_URL is set.
 
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -35,6 +36,8 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The address people reach the portal at: links in e-mails, the OIDC issuer, and whether cookies are Secure.
+SCHOOLGATE_BASE_URL = env_str("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -183,7 +186,14 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 SESSION_ENGINE = "schoolgate.core.sessions"  # Django's database sessions, read by fixed SQL statements
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG and bool(_database_url))
+# Secure (HTTPS-only) cookies whenever the site is served over HTTPS — its address is https — and by default
+# in a production set-up (PostgreSQL, DEBUG off). Not for the embedded demo on http://127.0.0.1:8000: a
+# browser never sends a Secure cookie over plain http, so nobody could log in. SCHOOLGATE_SECURE_COOKIES
+# decides either way; left empty, as copied from .env.example, it means "the default", not "no".
+_secure_cookies = urlsplit(SCHOOLGATE_BASE_URL).scheme == "https" or (not DEBUG and bool(_database_url))
+if env_str("SECURE_COOKIES").strip():
+    _secure_cookies = env_bool("SECURE_COOKIES")
+SESSION_COOKIE_SECURE = _secure_cookies
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_AGE = env_int("SESSION_AGE_SECONDS", 8 * 3600)  # a working day, then log in again
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -227,8 +237,7 @@ TASKS = {
 SCHOOLGATE_SMTP_URL = env_str("SMTP_URL")
 SCHOOLGATE_MAIL_FROM = env_str("MAIL_FROM", "Schoolgate <no-reply@localhost>")
 SCHOOLGATE_MAIL_DIR = VAR_DIR / "mail"
-# The address people reach the portal at, for links in e-mails.
-SCHOOLGATE_BASE_URL = env_str("BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# (SCHOOLGATE_BASE_URL, the address people reach the portal at, is read near the top: cookies depend on it.)
 # Job reports (PDF, CSV).
 SCHOOLGATE_REPORTS_DIR = VAR_DIR / "reports"
 SCHOOLGATE_INVITATION_DAYS = env_int("INVITATION_DAYS", 7)

@@ -4,12 +4,14 @@ A shadow user is created on an account's first authorization: a random username 
 password, `is_active=False`, never staff or superuser, no e-mail and no admin membership. The console needs
 an active user with a password, a confirmed second factor and a membership (`console/access.py`), so a shadow
 user cannot reach it by any door; it exists only because django-oauth-toolkit's tables point at
-`AUTH_USER_MODEL`.
+`AUTH_USER_MODEL`. Its `last_login` is the time of the portal login behind its latest authorization
+(`note_login`): the toolkit takes the ID token's `auth_time` from it.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -59,6 +61,19 @@ def identity_for(account: Account) -> OidcIdentity:
             )
         identity.credentials_version = account.credentials_version
     return identity
+
+
+def note_login(identity: OidcIdentity, at: datetime | None) -> None:
+    """Record when the portal login behind the identity's next tokens happened (None: unknown).
+
+    It goes in the shadow user's `last_login`, which is where django-oauth-toolkit reads an ID token's
+    `auth_time` from, at the token endpoint as on refresh. It is written on every authorization request, so
+    a code carries the login of the session that asked for it. One shadow user serves all of an account's
+    sessions, so an ID token minted on refresh carries the login behind the account's latest authorization."""
+    user = identity.user
+    if user.last_login != at:  # most authorizations of a session find it written already: no UPDATE
+        get_user_model().objects.filter(pk=user.pk).update(last_login=at)
+        user.last_login = at
 
 
 def is_live(user: Any, application: Any) -> bool:

@@ -1,5 +1,6 @@
 """Schoolgate's OAuth2Validator: tokens work only while the portal account behind them is live, and the
-claims are those of `oidc.claims`.
+claims are those of `oidc.claims`. An ID token's `auth_time` is the portal login's (`oidc.logins`), or absent
+when that is unknown.
 
 django-oauth-toolkit already checks that a token exists, has not expired and carries the scopes. On top of
 that, every use of a token — an authorization code at the token endpoint, a refresh token, an access token
@@ -62,6 +63,16 @@ class SchoolgateValidator(OAuth2Validator):
 
     def validate_silent_authorization(self, request: Any) -> bool:
         return True
+
+    def get_id_token_dictionary(
+        self, token: Any, token_handler: Any, request: Any
+    ) -> tuple[dict[str, Any], Any]:
+        claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        if getattr(request.user, "last_login", None) is None:
+            # The portal login time is unknown (`oidc.logins`): the toolkit would put the issue time there,
+            # claiming a login that never happened. A request with max_age never gets here without one.
+            claims.pop("auth_time", None)
+        return claims, expiration_time
 
     def get_additional_claims(self, request: Any) -> dict[str, Any]:
         identity = bridge.identity_of_user(request.user)

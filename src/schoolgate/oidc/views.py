@@ -6,7 +6,12 @@ redirect URI cannot be trusted), then the portal account of this browser session
 one — or with one whose credentials changed — the toolkit sees an anonymous user and sends the person to
 *the client's district's* portal login with `?next=` back to this request (or answers `login_required` for
 `prompt=none`). An account of another district is refused. Otherwise `request.user` becomes the account's
-shadow user (`bridge`), which is all the toolkit needs to store grants and tokens.
+shadow user (`bridge`), which is all the toolkit needs to store grants and tokens, and the time of the portal
+login is recorded on it for the ID token's `auth_time` (`logins`).
+
+Asking for a fresh login — `prompt=login`, or `max_age` when the portal login is older than that — ends the
+portal login of the session and sends the person to log in, as when there is none; with `prompt=none` the
+client is told `login_required` instead.
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.views import AuthorizationView, ConnectDiscoveryInfoView
+from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
-from schoolgate.oidc import bridge
+from schoolgate.oidc import bridge, logins
 from schoolgate.oidc.models import OidcClient
-from schoolgate.portal.session import ACCOUNT, VERSION, current_account
+from schoolgate.portal.session import current_account
 
 
 def _refused(request: HttpRequest, status: int, error: str, description: str, **extra: Any) -> HttpResponse:
@@ -62,7 +70,9 @@ class PortalAuthorizationView(AuthorizationView):
         if account.must_change_password:
             return redirect("portal:password")  # the group's "must change at next login" policy comes first
         request.portal_account = account  # type: ignore[attr-defined]
-        return self._dispatch_as(bridge.identity_for(account).user, request, *args, **kwargs)
+        identity = bridge.identity_for(account)
+        bridge.note_login(identity, logins.login_time(request))
+        return self._dispatch_as(identity.user, request, *args, **kwargs)
 
     def _dispatch_as(self, user: Any, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # The toolkit reads the resource owner from request.user. It is swapped only while the toolkit runs:
@@ -79,11 +89,46 @@ class PortalAuthorizationView(AuthorizationView):
         """The portal login of the client's district (the toolkit adds `?next=` back to this request)."""
         return reverse("portal:login", args=[self.client.district.slug])
 
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        answered = logins.answers_ask(request)  # the request the person has just logged in for
+        prompt = set(request.GET.get("prompt", "").split())
+        max_age = request.GET.get("max_age") or None  # present but empty: as good as absent
+        # prompt=login asks for a login whatever the age (the toolkit handles it); otherwise max_age is
+        # checked here, after the request is known to be valid, so a bad one never ends a portal login.
+        if max_age is None or answered or "login" in prompt:
+            return super().get(request, *args, **kwargs)
+        try:
+            _scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError as error:
+            return self.error_response(error, application=None)
+        if not max_age.isascii() or not max_age.isdigit():
+            invalid = InvalidRequestError(
+                description="max_age must be a whole number of seconds.", state=credentials.get("state")
+            )
+            return self.error_response(
+                OAuthToolkitError(invalid, redirect_uri=credentials["redirect_uri"]), self.client.application
+            )
+        if not logins.older_than(request, int(max_age)):
+            return super().get(request, *args, **kwargs)
+        if "none" in prompt:
+            return self.handle_no_permission()  # login_required to the client; the portal login stays
+        logins.ask_for_login(request)
+        # Back to this very request, max_age included: the login it asked for answers it (`logins`).
+        return redirect_to_login(
+            request.get_full_path(), self.get_login_url(), self.get_redirect_field_name()
+        )
+
+    def handle_no_permission(self) -> HttpResponse:
+        # No portal login (or prompt=login): the person is sent to log in, and the time of asking bounds the
+        # login that follows. prompt=none sends nobody anywhere, so it asks nothing.
+        if "none" not in self.request.GET.get("prompt", "").split():
+            logins.ask_for_login(self.request)
+        return super().handle_no_permission()
+
     def handle_prompt_login(self) -> HttpResponse:
         # prompt=login asks for a fresh login: end the portal session's login (not the whole session, which
         # may also hold a console login) so that coming back without logging in cannot skip it.
-        for key in (ACCOUNT, VERSION):
-            self.request.session.pop(key, None)
+        logins.ask_for_login(self.request)
         return super().handle_prompt_login()
 
     def render_to_response(self, context: dict[str, Any], **response_kwargs: Any) -> HttpResponse:

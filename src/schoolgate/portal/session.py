@@ -7,6 +7,7 @@ the password moves the version on, so every session (on every device) ends at th
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cache, wraps
 from typing import Any
@@ -21,7 +22,7 @@ from schoolgate.core import sql
 from schoolgate.core.models import District
 from schoolgate.people.models import Person
 
-ACCOUNT, VERSION = "portal_account", "portal_cv"
+ACCOUNT, VERSION, LOGIN_AT = "portal_account", "portal_cv", "portal_login_at"
 
 
 def log_in(request: HttpRequest, account: Account) -> None:
@@ -30,6 +31,9 @@ def log_in(request: HttpRequest, account: Account) -> None:
     # (A visitor without a session gets a new one when the response is sent: one INSERT, not two writes.)
     request.session[ACCOUNT] = account.pk
     request.session[VERSION] = account.credentials_version
+    request.session[LOGIN_AT] = int(
+        time.time()
+    )  # when the password was checked: OIDC's auth_time and max_age
 
 
 def log_out(request: HttpRequest) -> None:
