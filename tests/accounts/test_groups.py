@@ -57,6 +57,9 @@ def test_a_valid_group_is_stored_as_given_and_audited(schools):
         ({"min_length": 129}, "min_length", "between 8 and 128"),
         ({"grades": ["9,10"]}, "grades", "'9,10'"),
         ({"schools": ["north", "atlantis"]}, "schools", "'atlantis'"),
+        # Combinations that generation could never carry out (each made every account of the group fail):
+        ({"scheme": "{first}.{counter:2}", "max_length": 3}, "scheme", "leaves no room for a name"),
+        ({"usernames": "chosen", "passwords": "generated"}, "passwords", "need a username to go with them"),
     ],
 )
 def test_each_wrong_field_is_named_and_nothing_is_written(schools, change, field, says):
@@ -76,7 +79,8 @@ def test_every_wrong_field_is_named_at_once(schools):
 
 def test_a_scheme_is_compiled_only_when_usernames_come_from_it(schools):
     """The CLI has always stored the scheme of a group whose usernames come from elsewhere unchecked."""
-    group = define_group(schools, **{**VALID, "usernames": "chosen", "scheme": "{unused"}, actor="test")
+    group = define_group(schools, **{**VALID, "usernames": "chosen", "passwords": "activation", "scheme": "{unused"},
+                         actor="test")  # fmt: skip
     assert group.naming_scheme == "{unused"
 
 

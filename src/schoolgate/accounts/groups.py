@@ -93,16 +93,34 @@ def _schools_error(district: District, codes: list[str], allowed: Sequence[str] 
     return None
 
 
-def _scheme_error(scheme: str, usernames: str) -> str | None:
+def _scheme_error(scheme: str, usernames: str, max_length: int | None) -> str | None:
     if len(scheme) > SCHEME_WIDTH:
         return f"the scheme is longer than {SCHEME_WIDTH} characters"
     # Only a scheme that makes usernames is compiled: the command line has always stored the (default)
     # scheme of a group whose usernames come from the SIS or the person unchecked.
     if usernames == UsernameSource.SCHEME:
         try:
-            compile_scheme(scheme)
+            compiled = compile_scheme(scheme)
         except InvalidScheme as exc:
             return str(exc)
+        # The longest number the scheme reserves, with its separator, must leave a name at least one letter
+        # long: otherwise every person of the group fails at generation (found then, not here, it was a crash).
+        room = (
+            None if max_length is None else max_length - len(compiled.counter_separator) - compiled.reserve()
+        )
+        if room is not None and room < 1:
+            return (
+                f"a maximum length of {max_length} leaves no room for a name in {scheme} (its number needs "
+                f"{max_length - room}); allow longer usernames or a shorter number"
+            )
+    return None
+
+
+def _passwords_error(passwords: str, usernames: str) -> str | None:
+    # A generated password is handed out with its username; someone who is to choose their username at
+    # activation has none yet, so there would be nothing to hand out (generation failed on every account).
+    if passwords == PasswordMode.GENERATED and usernames == UsernameSource.CHOSEN:
+        return "generated passwords need a username to go with them: usernames from the scheme or the SIS"
     return None
 
 
@@ -139,8 +157,9 @@ def define_group(
         # Checked in the order the command line always has, which reports the first only.
         "max_length": _between(max_length, MAX_LENGTH_RANGE),
         "min_length": _between(min_length, MIN_LENGTH_RANGE),
-        "scheme": _scheme_error(scheme, usernames),
-        "passwords": _one_of(passwords, PasswordMode.values),
+        # (The room a scheme leaves is judged only against a maximum length that is itself allowed.)
+        "scheme": _scheme_error(scheme, usernames, None if _between(max_length, MAX_LENGTH_RANGE) else max_length),
+        "passwords": _one_of(passwords, PasswordMode.values) or _passwords_error(passwords, usernames),
     }  # fmt: skip
     duplicate = f"a group {name!r} already exists in this district"
     if errors["name"] is None:
