@@ -352,6 +352,35 @@ def test_oneroster_12_delta_adding_a_guardian_role_keeps_the_teacher_staff(cli, 
     assert accounts_by_person(cli, district.slug)["teach"]["students"] == ["kid"]
 
 
+@pytest.mark.parametrize(
+    ("before", "after", "flag"), [("relative", "parent", True), ("parent", "relative", False)]
+)
+def test_oneroster_12_delta_of_roles_alone_re_infers_the_relationship(
+    cli, district, tmp_path, before, after, flag
+):
+    """A delta carrying only roles.csv (users.csv absent) declares no links, but a contact's new role decides
+    the relationship inferred for their links, and with it access: a relative made a parent gets access, a
+    parent made a relative loses it — as the same change with a users.csv row did."""
+    users = [{"sourcedId": "kid", "agentSourcedIds": "gran"}, {"sourcedId": "gran"}]
+    roles = [
+        {"sourcedId": "r1", "userSourcedId": "kid", "role": "student", "orgSourcedId": "sch1"},
+        {"sourcedId": "r2", "userSourcedId": "gran", "role": before, "orgSourcedId": "sch1"},
+    ]  # fmt: skip
+    assert sync(cli, district.slug, write_oneroster(tmp_path / "bulk", version="1.2", users=users, orgs=ORGS,
+                                                    roles=roles)).json["status"] == "applied"  # fmt: skip
+    delta = write_oneroster(
+        tmp_path / "delta", version="1.2", mode="delta", orgs=[], users=[],
+        roles=[{"sourcedId": "r2", "status": "tobedeleted", "userSourcedId": "gran", "role": before,
+                "orgSourcedId": "sch1"},
+               {"sourcedId": "r3", "userSourcedId": "gran", "role": after, "orgSourcedId": "sch1"}],
+    )  # fmt: skip
+    doc = sync(cli, district.slug, delta).json
+    assert doc["status"] == "applied", doc
+    link = Link.objects.get(district=district, contact__sis_code="gran")
+    assert (link.relationship, link.portal_flag) == (after, flag)
+    assert ("gran" in accounts_by_person(cli, district.slug)) is flag
+
+
 def test_the_guard_counts_only_logins_in_use_and_a_new_reason_is_no_new_revocation(cli, district, tmp_path):
     """The guard's base is invited and active accounts; an account already waiting for revocation that gets a
     new reason (its child left, then it left too) is not counted again, and its reason follows the SIS."""

@@ -563,5 +563,11 @@ def mirror(
     # Memberships first: in a OneRoster 1.2 delta they decide people's roles, which links' relationships
     # are inferred from.
     work.memberships(modes["memberships"], memberships_replace_owners)
-    work.links(modes["relations"])
+    relations = modes["relations"]
+    if relations == Mode.ABSENT and modes["memberships"] == Mode.DELTA:
+        # Role rows without users (OneRoster 1.2: a delta of roles.csv alone) declare no links, but the roles
+        # they change decide the relationship inferred for those people's links (a relative who becomes a
+        # parent): their links are re-examined as a delta that declares nothing.
+        relations = Mode.DELTA
+    work.links(relations)
     return work.result
