@@ -158,6 +158,20 @@ def test_permanent_failure_fails_at_once_and_records_the_bounce(district, mailse
     assert reload(other).status == "sent"
 
 
+def test_a_message_accepted_by_the_address_on_record_clears_its_bounce(district, mailserver):
+    person = make_person(district, email="back@example.com")
+    mailserver.permanent.add("back@example.com")
+    queue(district, "back@example.com", person=person)
+    deliver_due()
+    person.refresh_from_db()
+    assert person.email_bounced_at is not None
+    mailserver.permanent.discard("back@example.com")  # the mailbox exists again
+    queue(district, "back@example.com", person=person)
+    assert deliver_due().sent == 1
+    person.refresh_from_db()
+    assert (person.email_bounced_at, person.email_bounce_reason) == (None, "")
+
+
 def test_a_bounce_for_an_address_since_replaced_is_not_recorded_on_the_person(district, mailserver):
     person = make_person(district, email="new@example.com")
     mailserver.permanent.add("old@example.com")

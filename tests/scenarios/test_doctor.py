@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from schoolgate.accounts import lifecycle
 from schoolgate.accounts.models import Account, Invitation
+from schoolgate.core import audit
 from schoolgate.core.models import AuditEvent
 from schoolgate.people.models import Person
 from tests.builders import write_oneroster
@@ -236,8 +237,17 @@ def test_duplicate_username_and_bounced_email(cli, school, tmp_path):
     Person.objects.filter(sis_code="bea").update(
         email_bounced_at=timezone.now(), email_bounce_reason="550 no such user"
     )
+    bea = Person.objects.get(sis_code="bea")
+    audit.record(school, "system:mail", "person.email_bounced", target_type="person", target_id=bea.pk,
+                 target_label="bea", after={"email": bea.email})  # as the mail sender records a bounce  # fmt: skip
     bounced = finding(doctor(cli, school, "--person", "bea"), "email_bounced")
-    assert "550 no such user" in bounced["message"] and bounced["fix"]["applicable"]
+    assert "550 no such user" in bounced["message"]
+    assert (bounced["fix"]["action"], bounced["fix"]["applicable"]) == ("edit_sis", False), (
+        "no resend to the address that bounced"
+    )
+    # The SIS corrects the address: the old bounce says nothing about the new one.
+    Person.objects.filter(sis_code="bea").update(email="bea.new@example.org")
+    assert "email_bounced" not in codes(doctor(cli, school, "--person", "bea"))
 
 
 def test_person_disabled_and_left(cli, school):

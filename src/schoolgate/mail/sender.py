@@ -392,6 +392,12 @@ def _record(message: OutboxMessage, outcome: Outcome) -> str:
         OutboxMessage.objects.filter(pk=message.pk).update(**changes)
         if outcome.bounce and status == OutboxStatus.FAILED and message.person_id:
             _record_bounce(message, outcome.error, now)
+        elif status == OutboxStatus.SENT and message.person_id:
+            # Accepted by the address on record: a bounce recorded for it earlier no longer holds.
+            Person.objects.filter(
+                pk=message.person_id, district_id=message.district_id, email__iexact=message.to_address,
+                email_bounced_at__isnull=False,
+            ).update(email_bounced_at=None, email_bounce_reason="")  # fmt: skip
     return status
 
 

@@ -9,6 +9,7 @@ from schoolgate.accounts.doctor.model import ERROR, INFO, WARNING, Finding, Fix
 from schoolgate.accounts.models import Account, AccountState, RevokeReason
 from schoolgate.accounts.username_claims import SOURCE_FIELD, holders
 from schoolgate.accounts.usernames import username_key
+from schoolgate.core.models import AuditEvent
 from schoolgate.people.models import IdentityMatch, Link, PersonKind
 
 REASON_TEXT = {
@@ -65,17 +66,30 @@ def record_checks(ctx: Context) -> list[Finding]:
             ctx, "person_disabled", ERROR, f"{person.sis_code} is disabled in the SIS (enabledUser = false).",
             Fix("edit_sis", "Enable the record in the SIS and sync.", _cmd(ctx, "sync", "PATH")),
         ))  # fmt: skip
-    if person.email_bounced_at:
-        invited = ctx.account is not None and ctx.account.state == AccountState.INVITED
+    bounced = _bounced_address(ctx) if person.email_bounced_at else None
+    # Only while the address on record is the one that bounced: once the SIS corrects it, the old bounce says
+    # nothing about the new address (the welcome is then resent like any other: never_activated).
+    if bounced is not None and username_key(bounced) == username_key(person.email or ""):
         findings.append(_finding(
             ctx, "email_bounced", ERROR,
-            f"E-mail to {person.email} bounced on {person.email_bounced_at:%Y-%m-%d}"
+            f"E-mail to {bounced} bounced on {person.email_bounced_at:%Y-%m-%d}"
             f" ({person.email_bounce_reason or 'permanent failure'}): the welcome never arrived.",
-            Fix("resend_welcome" if invited else "edit_sis",
-                "Correct the e-mail address in the SIS, sync, then resend the welcome.",
-                _cmd(ctx, "doctor", f"--person {ctx.code}", "--apply email_bounced"), applicable=invited),
+            # Not resent from here: a resend to the address that bounced bounces again.
+            Fix("edit_sis", "Correct the e-mail address in the SIS and sync, then resend the welcome.",
+                _cmd(ctx, "sync", "PATH")),
         ))  # fmt: skip
     return findings
+
+
+def _bounced_address(ctx: Context) -> str:
+    """The address that bounced, as the bounce's audit event recorded it (the person's address on record
+    for bounces recorded before the event named it)."""
+    event = (
+        AuditEvent.objects.filter(district=ctx.district, action="person.email_bounced", target_type="person",
+                                  target_id=ctx.person.pk)
+        .order_by("-pk").values_list("after", flat=True).first()
+    )  # fmt: skip
+    return (event or {}).get("email") or ctx.person.email or ""
 
 
 def state_checks(ctx: Context) -> list[Finding]:
