@@ -2,8 +2,10 @@
 
 A group names an audience (guardians, students or staff, optionally narrowed by school or grade), where
 usernames come from (the SIS, a naming scheme, or chosen at activation) and the password policy. The preview
-lists every eligible person of the group as "will be created" or "exists", with the username each would get.
-The job creates only what does not exist — existing logins are never silently regenerated — one committed
+lists every eligible person of the group as "will be created", "will fail" (saying why) or "exists", with the
+username each would get — the very usernames the job then gives: both allocate them in the same order (person
+by person, in the order the records were created), the job a batch at a time. The job creates only what does
+not exist — existing logins are never silently regenerated — one committed
 batch at a time, so it can be cancelled, killed and resumed without duplicates. Each item ends created, exists
 or failed (with the reason); the job ends with a PDF and CSV report announced in the starter's notifications.
 """
@@ -32,7 +34,7 @@ from schoolgate.jobs.runner import JobKind, Report, create_job, register
 from schoolgate.people.models import Person
 
 KIND = "generate_accounts"
-WILL_BE_CREATED, EXISTS = "will be created", "exists"
+WILL_BE_CREATED, WILL_FAIL, EXISTS = "will be created", "will fail", "exists"
 PASSWORD_ALPHABET = "".join(ch for ch in string.ascii_letters + string.digits if ch not in "0O1lI")
 
 
@@ -41,7 +43,7 @@ class PreviewRow:
     person: str
     name: str
     kind: str
-    account: str  # WILL_BE_CREATED or EXISTS
+    account: str  # WILL_BE_CREATED, WILL_FAIL or EXISTS
     username: str | None
     detail: str
 
@@ -89,7 +91,7 @@ def _usernames(group: AccountGroup, people: QuerySet[Person]) -> tuple[dict[int,
     names: dict[int, str] = {}
     failures: dict[int, str] = {}
     wanted: dict[int, str] = {}
-    for person in people.iterator(chunk_size=2000):
+    for person in people.order_by("pk").iterator(chunk_size=2000):  # the order the job's batches take
         try:
             wanted[person.pk] = clean_username(person.sis_username or "")
         except InvalidUsername as exc:
@@ -107,7 +109,8 @@ def _usernames(group: AccountGroup, people: QuerySet[Person]) -> tuple[dict[int,
 
 def preview(group: AccountGroup, *, limit: int | None = None) -> list[PreviewRow]:
     """Every eligible person of the group: "will be created" (with the username it would get) or "exists"."""
-    members = group_accounts(group)
+    # In the job's order, so that the first `limit` rows are allocated exactly as the job will allocate them.
+    members = group_accounts(group).order_by("person_id")
     accounts = list(members[:limit] if limit else members)
     new = Person.objects.filter(
         pk__in=[a.person_id for a in accounts if a.state == AccountState.READY_TO_PROVISION]
@@ -125,16 +128,21 @@ def preview(group: AccountGroup, *, limit: int | None = None) -> list[PreviewRow
                                    f"already {account.state}"))  # fmt: skip
             continue
         chosen = group.username_source == UsernameSource.CHOSEN
+        failure = failures.get(person.pk)
         rows.append(PreviewRow(
-            person.sis_code, person.display_name, person.kind, WILL_BE_CREATED, names.get(person.pk),
-            failures.get(person.pk, "chosen by the person at activation" if chosen else ""),
+            person.sis_code, person.display_name, person.kind, WILL_FAIL if failure else WILL_BE_CREATED,
+            names.get(person.pk), failure or ("chosen by the person at activation" if chosen else ""),
         ))  # fmt: skip
-    return rows
+    return rows if limit else sorted(rows, key=lambda row: row.person)  # the whole group: by SIS code
 
 
 def start(group: AccountGroup, *, actor: str) -> Job:
-    """Queue the generation job for the group (the worker runs it)."""
-    accounts = list(group_accounts(group).values_list("person_id", "state"))
+    """Queue the generation job for the group (the worker runs it).
+
+    Its items are in person-id order, the order the preview allocates usernames in: the job allocates a batch
+    at a time, and in another order two people of one stem in different batches swapped their numbers (the
+    preview an admin approved then named the wrong username). The report lists them by SIS code."""
+    accounts = list(group_accounts(group).order_by("person_id").values_list("person_id", "state"))
     settled = {
         pid: (ItemStatus.EXISTS, f"already {state}")
         for pid, state in accounts
@@ -216,11 +224,17 @@ def process(job: Job, items: list[JobItem]) -> None:
 
 def report(job: Job) -> Report:
     """The job's report: every person with the result, username and any generated password."""
-    items = job.items.select_related("person").order_by("position")
+    items = job.items.select_related("person", "person__account").order_by("person__sis_code")
     generated = any(item.handout for item in items)
     headers = ["code", "name", "result", "username", "detail"] + (["password"] if generated else [])
     rows = [
-        [item.person.sis_code, item.person.display_name, item.status, item.username, item.detail]
+        [
+            item.person.sis_code,
+            item.person.display_name,
+            item.status,
+            item.username or _existing(item),
+            item.detail,
+        ]
         + ([item.handout] if generated else [])
         for item in items
     ]
@@ -239,6 +253,14 @@ def report(job: Job) -> Report:
         f"{job.title}: {counts['created']} created, {counts['failed']} failed",
         summary[0],
     )
+
+
+def _existing(item: JobItem) -> str:
+    """The login name of an item that already existed when the job started (settled then, without one)."""
+    if item.status != ItemStatus.EXISTS:
+        return ""
+    account = getattr(item.person, "account", None)
+    return (account.username or "") if account is not None else ""
 
 
 register(KIND, JobKind(process=process, report=report, batch_size=200))

@@ -90,6 +90,7 @@ def preview(request: HttpRequest, group_id: int) -> HttpResponse:
     rows = generation.preview(group, limit=PREVIEW_ROWS)
     counts = {
         "created": sum(1 for r in rows if r.account == generation.WILL_BE_CREATED),
+        "fail": sum(1 for r in rows if r.account == generation.WILL_FAIL),
         "exists": sum(1 for r in rows if r.account == generation.EXISTS),
     }
     total = generation.group_accounts(group).count()
