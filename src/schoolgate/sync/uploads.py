@@ -11,7 +11,10 @@ from django.utils import timezone
 
 from schoolgate.core.models import District
 
-MAX_UPLOAD = 2 * 1024 * 1024 * 1024  # 2 GB: a million students' OneRoster set is far below
+# 2 GB: a million students' OneRoster set is far below. This bounds what is stored, the compressed size; what
+# a zip may expand to when the sync reads it is bounded there (readers/source.py, MAX_MEMBER_SIZE and
+# MAX_EXTRACTED_SIZE), so a small upload cannot fill the disk either.
+MAX_UPLOAD = 2 * 1024 * 1024 * 1024
 MAX_NAME_BYTES = 200  # of a stored file's name: file systems allow 255, and some of that is the folder's own
 FALLBACK_NAME = "upload.zip"
 

@@ -1,15 +1,19 @@
 """Getting at the files of an SIS set: a folder or a .zip, its files by name, their header lines and encoding.
 
 A set is a folder or a .zip whose files sit at its root. Zip members are extracted to a temporary directory on
-first use, so a large export is never held in memory and polars can memory-map each file. Reading one file
-into a frame is `table.py`.
+first use, so a large export is never held in memory and polars can memory-map each file. What a zip may expand
+to is bounded (a small zip can declare gigabytes), and a zip that holds a file twice is refused: which copy is
+the export cannot be told. Reading one file into a frame is `table.py`.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import stat
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -21,6 +25,18 @@ BOM = b"\xef\xbb\xbf"
 JUNK_DIRS = ("__MACOSX",)
 HEADER_READ_LIMIT = 1 << 20
 NUL_SEARCH_CHUNK = 1 << 24
+# What a zip may expand to on disk, checked against each member's declared size before it is extracted and
+# against the bytes that really come out while it is (a header can lie). A 1 MB zip can declare a 1 GiB member,
+# so an upload of up to 2 GB (uploads.MAX_UPLOAD, the compressed size) could otherwise fill the disk. A million
+# students' users.csv is about 520 MB: a member may be four times that, and the members one read extracts
+# together eight times, which no real export comes near.
+MAX_MEMBER_SIZE = 2 << 30  # 2 GiB
+MAX_EXTRACTED_SIZE = 4 << 30  # 4 GiB, all the members extracted from one zip
+EXTRACT_CHUNK = 1 << 20
+TMP_PREFIX = "schoolgate-sis-"
+# A run that is killed (out of memory, a deploy) never removes its temporary folder; the next run that opens a
+# zip removes those older than this, which no run lasts (an initial import of a million students takes minutes).
+STALE_TMP_SECONDS = 24 * 3600
 
 
 def _is_junk(parts: tuple[str, ...]) -> bool:
@@ -36,6 +52,7 @@ class FileSet:
     archive: zipfile.ZipFile | None = None
     tmp: tempfile.TemporaryDirectory | None = None
     _nul_free: dict[str, bool] = field(default_factory=dict)  # nul_free's answers, by file name
+    _extracted: int = 0  # bytes extracted from the zip so far
 
     @property
     def names(self) -> list[str]:
@@ -58,15 +75,50 @@ class FileSet:
             return entry
         assert self.archive is not None and self.tmp is not None
         target = Path(self.tmp.name) / name
-        if not target.exists():
-            try:
-                with self.archive.open(entry) as source, target.open("wb") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
-            except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, ValueError) as exc:
-                target.unlink(missing_ok=True)
-                log.error(name, None, None, f"could not be extracted from {self.label}: {exc}")
-                return None
+        if not target.exists() and not self._extract(name, entry, target, log):
+            return None
         return target
+
+    def _extract(self, name: str, entry: zipfile.ZipInfo, target: Path, log: ProblemLog) -> bool:
+        """Extract one member within MAX_MEMBER_SIZE and MAX_EXTRACTED_SIZE; False (with an error) if not."""
+        assert self.archive is not None
+        limit = min(MAX_MEMBER_SIZE, MAX_EXTRACTED_SIZE - self._extracted)
+        if entry.file_size > limit:
+            log.error(name, None, None, self._too_large(entry.file_size, limit))
+            return False
+        written = 0
+        try:
+            with self.archive.open(entry) as source, target.open("wb") as sink:
+                while chunk := source.read(EXTRACT_CHUNK):
+                    written += len(chunk)
+                    if written > limit:  # a header that understates the size: stop before the disk fills
+                        break
+                    sink.write(chunk)
+        except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, ValueError) as exc:
+            target.unlink(missing_ok=True)
+            log.error(name, None, None, f"could not be extracted from {self.label}: {exc}")
+            return False
+        if written > limit:
+            target.unlink(missing_ok=True)
+            log.error(name, None, None, self._too_large(entry.file_size, limit, understated=True))
+            return False
+        self._extracted += written
+        return True
+
+    def _too_large(self, declared: int, limit: int, understated: bool = False) -> str:
+        if limit < MAX_MEMBER_SIZE:
+            bound = f"the {_size(limit)} left of the {_size(MAX_EXTRACTED_SIZE)} a zip may expand to"
+        else:
+            bound = f"the {_size(MAX_MEMBER_SIZE)} a file of a set may have"
+        size = (
+            f"more than {bound}, though the zip says {_size(declared)},"
+            if understated
+            else f"{_size(declared)}, more than {bound},"
+        )
+        return (
+            f"expands to {size} in {self.label} (a million students' users.csv is about 520 MB); it was not "
+            f"extracted. Check that the zip holds the SIS export and nothing else."
+        )
 
     def nul_free(self, name: str) -> bool:
         """Is there no NUL byte anywhere in the named file? False for a file not read (or not extracted) yet.
@@ -104,6 +156,12 @@ class FileSet:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _size(n: int) -> str:
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GiB"
+    return f"{n / (1 << 20):.0f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
 def _pick_level(
@@ -171,18 +229,52 @@ def open_fileset(path: Path, log: ProblemLog) -> FileSet | None:
         log.error(label, None, None, f"is not a folder or a readable .zip file ({exc}).")
         return None
     entries = {}
+    # Names as stored, by member: "users.csv" and "./users.csv" are one member, so is a name stored twice.
+    stored: dict[PurePosixPath, list[str]] = {}
     for info in archive.infolist():
         if info.is_dir():
             continue
-        member = PurePosixPath(info.filename.replace("\\", "/"))
+        member = _member(info)
         if _is_junk(member.parts):
             continue
-        entries[member] = info
+        entries.setdefault(member, info)
+        stored.setdefault(member, []).append(info.filename)
     files = _pick_level(label, "zip file", entries, log)
+    if files is not None:
+        for name, info in sorted(files.items()):
+            names = stored[_member(info)]
+            if len(names) > 1:
+                times = "twice" if len(names) == 2 else f"{len(names)} times"
+                log.error(
+                    name,
+                    None,
+                    None,
+                    f"appears {times} in {label} ({', '.join(quote(n, 120) for n in names)}); which copy is the "
+                    f"export cannot be told, so the set was not read. Make the zip again with each file once.",
+                )
+                files = None
     if files is None:
         archive.close()
         return None
-    return FileSet(label, files, archive, tempfile.TemporaryDirectory(prefix="schoolgate-sis-"))
+    _remove_stale_tmp()
+    return FileSet(label, files, archive, tempfile.TemporaryDirectory(prefix=TMP_PREFIX))
+
+
+def _member(info: zipfile.ZipInfo) -> PurePosixPath:
+    """A zip member's path as the set sees it ("./a//b" is "a/b"; Windows archivers write backslashes)."""
+    return PurePosixPath(info.filename.replace("\\", "/"))
+
+
+def _remove_stale_tmp() -> None:
+    """Remove this user's extraction folders that a killed run left behind (see STALE_TMP_SECONDS)."""
+    cutoff = time.time() - STALE_TMP_SECONDS
+    for folder in Path(tempfile.gettempdir()).glob(f"{TMP_PREFIX}*"):
+        try:
+            info = folder.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and info.st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- encoding and header -------------------------------------------------------------------------------------

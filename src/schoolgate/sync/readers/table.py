@@ -6,21 +6,26 @@ Reading one file is four steps:
 2. a structure scan: one streaming polars pass over the raw lines that finds, without a Python loop over
    rows, every line that is blank, has an odd number of double quotes (a quoted field that runs over the line
    end, or a stray quote) or a carriage return inside it, or — having no quotes — the wrong number of commas;
-   it also counts each line's commas. Invalid UTF-8 makes that pass fail, and only then is the file walked in
-   Python to find the offending line;
+   it also counts each line's commas. What it finds stays in polars: blank lines are a count and a mask, not
+   Python objects, so each costs the scan a few bytes (and a file past MAX_LINES or MAX_BLANK_LINES is
+   refused). Invalid UTF-8 makes that pass fail, and only then is the file walked in Python to find the
+   offending line;
 3. the real parse: `pl.read_csv` of the needed columns, all as strings, and of how many commas every row's
-   values hold. Because step 2 proved that no record spans lines, data row i sits on physical line i + 2;
+   values hold. Because step 2 proved that no record spans lines, data row i sits on physical line i + 2
+   (polars parses a blank line as a row of nulls, which the scan's mask then drops);
 4. the field count of lines with quotes: the commas outside quoted values are the line's commas minus those
    inside the parsed values. Counting them from the raw line would mean cutting out each quoted segment with
    a regular expression, which for an export that quotes every field cost four times the parse itself.
 
 Steps 2 and 4 only decide whether something is wrong. The messages for the lines they flag come from a
-second, exact look at just those lines, or from the csv module when quotes are unbalanced (error paths).
+second, exact look at just those lines — only as many as the problem log still lists, the rest are counted —
+or from the csv module when quotes are unbalanced (error paths).
 """
 
 from __future__ import annotations
 
 import csv
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +40,20 @@ from schoolgate.sync.readers.source import BOM, FileSet, read_header, report_utf
 RAW_SEPARATOR = "\x1f"
 INNER_COMMAS = "__inner_commas"  # read_rows' count of the commas inside each row's values
 
+# Bounds on what one file may cost, whatever it holds. The scan keeps ~5 bytes a line, and the parse ~20 bytes
+# a field a line even for a blank line (polars parses it as a row of nulls: ~370 bytes for users.csv's 18
+# fields), so a file of one-byte lines would otherwise cost hundreds of times its size: 1 GiB of blank lines
+# in a 1 MB zip is a billion rows. A million students' users.csv has about 3.1 million lines and real exports
+# a handful of blank lines at most, so neither bound is ever met by an export as written.
+MAX_LINES = 20_000_000  # physical lines a file may have: the scan stops one line past (≤ ~0.5 GB, ~1 s)
+MAX_BLANK_LINES = 100_000  # blank lines skipped in one file (≤ ~40 MB in the parse); more is an error
+UNQUOTED_QUOTE = "a double quote inside a field that is not quoted as a whole"
+
 
 @dataclass
 class Anomaly:
-    """A line the structure scan flagged."""
+    """A line the structure scan flagged (error path: never for a blank line, and in the polars scan only for
+    the lines the problem log lists)."""
 
     line: int
     kind: str  # blank | ragged | span | quote | cr | unreadable
@@ -50,12 +65,14 @@ class Anomaly:
 @dataclass
 class Structure:
     lines: int  # physical lines, header included
-    skip: set[int]  # lines that are not data rows (blank, or with the wrong number of fields)
-    blank: int
-    fields: int = 0  # the header's
+    blank: int  # blank lines: skipped, a known deviation
+    fields: int  # the header's
+    # Per line (index line - 1): not a data row — blank, or reported for its number of fields or a CR. A polars
+    # mask, not a set of line numbers, so that each blank line costs a bit rather than a Python object.
+    skip: pl.Series
     commas: pl.Series = field(
-        default_factory=lambda: pl.Series([], dtype=pl.Int64)
-    )  # per line, index line - 1
+        default_factory=lambda: pl.Series([], dtype=pl.UInt32)
+    )  # per line, index line - 1; empty when the csv module scanned the file
 
 
 def raw_lines(path: Path) -> pl.LazyFrame:
@@ -72,26 +89,26 @@ def raw_lines(path: Path) -> pl.LazyFrame:
     )
 
 
-def _scan_polars(path: Path, n_fields: int) -> tuple[int, list[Anomaly], pl.Series]:
-    """The vectorised structure scan: (lines, anomalies, commas per line); raises polars errors (invalid
-    UTF-8, separator byte present)."""
+def _scan_polars(path: Path, n_fields: int) -> pl.DataFrame:
+    """The vectorised structure scan: per line (at most MAX_LINES + 1) its `commas`, and whether it is `blank`,
+    has an `odd` number of quotes, or is `bad` (a CR, or without quotes the wrong number of commas); raises
+    polars errors (invalid UTF-8, separator byte present)."""
     raw = pl.col("raw")
     quotes = raw.str.count_matches('"', literal=True)
     commas = raw.str.count_matches(",", literal=True)
-    flagged = (
-        raw.is_null()
-        | (quotes % 2 == 1)
-        | raw.str.contains("\r", literal=True)
-        | ((quotes == 0) & (commas != n_fields - 1))  # exact without quotes; with them, see read_rows
-    )
-    scanned = (
+    bad = raw.str.contains("\r", literal=True) | ((quotes == 0) & (commas != n_fields - 1))
+    return (
         raw_lines(path)
-        .select(commas=commas.fill_null(0).cast(pl.Int64), flagged=flagged.fill_null(True))
+        # One line past the bound is enough to know the file is too long; reading stops there.
+        .head(MAX_LINES + 1)
+        .select(
+            commas=commas.fill_null(0),
+            blank=raw.is_null(),
+            odd=(quotes % 2 == 1).fill_null(False),
+            bad=bad.fill_null(False),  # exact without quotes; with them, see read_rows
+        )
         .collect(engine="streaming")
     )
-    lines = scanned.with_row_index("i").filter(pl.col("flagged") & (pl.col("i") > 0)).get_column("i") + 1
-    anomalies = describe_lines(path, lines.to_list(), n_fields) if lines.len() else []
-    return scanned.height, anomalies, scanned.get_column("commas")
 
 
 def describe_lines(path: Path, lines: list[int], n_fields: int) -> list[Anomaly]:
@@ -129,19 +146,32 @@ def describe_lines(path: Path, lines: list[int], n_fields: int) -> list[Anomaly]
     return anomalies
 
 
-def _scan_python(path: Path, n_fields: int) -> tuple[int, list[Anomaly]]:
-    """The same scan with the csv module, record by record (error path: slow, but exact about quotes)."""
-    anomalies: list[Anomaly] = []
+def _scan_python(path: Path, file: str, n_fields: int, log: ProblemLog) -> Structure | None:
+    """The same scan with the csv module, record by record (error path: slow, but exact about quotes).
+
+    Problems are logged as they are found; blank and skipped lines are kept as numbers in arrays, not as
+    objects."""
+    blank, bad = array("q"), array("q")
+    fatal = False
     current = {"line": 0, "text": ""}
 
     def physical_lines() -> Iterator[str]:
         with path.open("rb") as handle:
             # Iterating a binary file splits on LF only, so a lone CR stays inside its line, as in polars.
             for number, data in enumerate(handle, 1):
+                if number > MAX_LINES + 1:  # as in the polars scan: enough to know the file is too long
+                    return
                 if number == 1 and data.startswith(BOM):
                     data = data[len(BOM) :]
                 current["line"], current["text"] = number, data.decode("utf-8", errors="replace")
                 yield current["text"]
+
+    def found(a: Anomaly) -> None:
+        nonlocal fatal
+        if _log_anomaly(file, a, n_fields, log):
+            fatal = True
+        else:
+            bad.append(a.line)
 
     reader = csv.reader(physical_lines(), strict=False)
     start = 1
@@ -151,61 +181,113 @@ def _scan_python(path: Path, n_fields: int) -> tuple[int, list[Anomaly]]:
         except StopIteration:
             break
         except csv.Error as exc:
-            anomalies.append(Anomaly(current["line"], "unreadable", snippet=str(exc)))
+            found(Anomaly(current["line"], "unreadable", snippet=str(exc)))
             break
         end, text = current["line"], current["text"]
+        if end > MAX_LINES:
+            break  # too long: reported below, and this record may be cut short
         if start > 1:
             body = text.rstrip("\n").removesuffix("\r")
             if end > start:
-                anomalies.append(Anomaly(start, "span", end=end))
+                found(Anomaly(start, "span", end=end))
             elif not record:
-                anomalies.append(Anomaly(start, "blank"))
+                blank.append(start)
             elif body.count('"') % 2:
-                anomalies.append(Anomaly(start, "quote", len(record), snippet=body[:80]))
+                found(Anomaly(start, "quote", len(record), snippet=body[:80]))
             else:
                 if "\r" in body:
-                    anomalies.append(Anomaly(start, "cr", snippet=body[:80]))
+                    found(Anomaly(start, "cr", snippet=body[:80]))
                 if len(record) != n_fields:
-                    anomalies.append(Anomaly(start, "ragged", len(record), snippet=body[:80]))
+                    found(Anomaly(start, "ragged", len(record), snippet=body[:80]))
         start = end + 1
-    return current["line"], anomalies
+    total = current["line"]
+    if not _within_bounds(file, total, len(blank), log) or fatal:
+        return None
+    skip = pl.repeat(False, total, dtype=pl.Boolean, eager=True)
+    if blank or bad:
+        lines = pl.Series(blank, dtype=pl.Int64).append(pl.Series(bad, dtype=pl.Int64))
+        skip = skip.scatter(lines - 1, True)
+    return Structure(total, len(blank), n_fields, skip)
 
 
 def scan_structure(path: Path, file: str, n_fields: int, log: ProblemLog) -> Structure | None:
     """Check line structure; None when the file cannot be parsed reliably (the errors are in `log`)."""
     try:
-        total, anomalies, commas = _scan_polars(path, n_fields)
+        scanned = _scan_polars(path, n_fields)
     except pl.exceptions.PolarsError as exc:
         if "utf-8" in str(exc).lower() or "utf8" in str(exc).lower():
             report_utf8(path, file, log)
             return None
-        (total, anomalies), commas = _scan_python(path, n_fields), None
-    else:
-        if any(a.kind == "quote" for a in anomalies):
-            # An odd number of quotes on a line is either a quoted field running over the line end or a
-            # stray quote; only the csv module can tell which, so re-scan for exact messages.
-            total, anomalies = _scan_python(path, n_fields)
-    structure = Structure(total, set(), 0, n_fields)
-    if commas is not None:
-        structure.commas = commas
-    return structure if _log_anomalies(file, anomalies, structure, log) else None
+        return _scan_python(path, file, n_fields, log)
+    blank = int(scanned.get_column("blank").head(MAX_LINES).sum())  # the header is never blank
+    if not _within_bounds(file, scanned.height, blank, log):
+        return None
+    data = scanned.slice(1)  # the header is read_header's
+    if data.get_column("odd").any():
+        # An odd number of quotes on a line is either a quoted field running over the line end or a stray
+        # quote; only the csv module can tell which, so re-scan for exact messages.
+        return _scan_python(path, file, n_fields, log)
+    flagged = data.get_column("bad")
+    skip = (scanned.get_column("blank") | scanned.get_column("bad")).scatter(0, False)
+    if flagged.any():  # one bad line: reported and skipped
+        lines = (flagged.arg_true().cast(pl.Int64) + 2).alias("line")
+        if not _report_lines(path, file, lines, n_fields, log):
+            return None
+    return Structure(scanned.height, blank, n_fields, skip, scanned.get_column("commas"))
 
 
-def _log_anomalies(file: str, anomalies: list[Anomaly], structure: Structure, log: ProblemLog) -> bool:
-    """Log each anomaly and add the lines that are not data rows to `structure.skip`; False when the file
-    cannot be parsed reliably at all."""
-    fatal = False
-    for a in anomalies:
-        if a.kind == "blank":
-            structure.skip.add(a.line)
-            structure.blank += 1
-            continue
-        log.error(file, a.line, None, _anomaly_message(a, structure.fields))
-        if a.kind in ("cr", "ragged"):  # one bad line: reported and skipped
-            structure.skip.add(a.line)
-        else:  # where rows start and end is no longer known
-            fatal = True
+def _within_bounds(file: str, lines: int, blank: int, log: ProblemLog) -> bool:
+    """Is the file within MAX_LINES and MAX_BLANK_LINES? If not, says so in `log`."""
+    if lines > MAX_LINES:
+        among = f" ({blank:,} of the first {MAX_LINES:,} are blank)" if blank else ""
+        log.error(
+            file,
+            None,
+            None,
+            f"has more than {MAX_LINES:,} lines{among}, several times what the largest school district exports "
+            f"(a million students' users.csv has about 3 million); it was not read.",
+        )
+        return False
+    if blank > MAX_BLANK_LINES:
+        log.error(
+            file,
+            None,
+            None,
+            f"has {blank:,} blank lines; a few are skipped, but more than {MAX_BLANK_LINES:,} mean the file is not "
+            f"the export as written. Remove the blank lines or export the file again.",
+        )
+        return False
+    return True
+
+
+def _report_lines(path: Path, file: str, lines: pl.Series, n_fields: int, log: ProblemLog) -> bool:
+    """Log what is wrong with each of `lines` (which are skipped); False when one leaves the file unreadable.
+
+    Only as many lines as the log still lists are looked at in Python; the others are only counted, so a file
+    with a wrong field count on each of its million lines costs no more than one with a few."""
+    fatal, done = False, 0
+    while done < lines.len() and (room := log.room("error", file)):
+        chunk = lines.slice(done, room).to_list()
+        done += len(chunk)
+        anomalies = describe_lines(path, chunk, n_fields)
+        # A line whose quotes the parse and the exact look read differently (a quote inside a field that is
+        # not quoted as a whole) cannot be trusted either way.
+        described = {a.line for a in anomalies}
+        anomalies += [
+            Anomaly(line, "unreadable", snippet=UNQUOTED_QUOTE) for line in chunk if line not in described
+        ]
+        for a in anomalies:
+            fatal = _log_anomaly(file, a, n_fields, log) or fatal
+    if done < lines.len():
+        # The log lists no more errors for this file, so no message is built: these are counted only.
+        log.rows("error", file, None, lines.slice(done).to_frame("line"), lambda row: "")
     return not fatal
+
+
+def _log_anomaly(file: str, a: Anomaly, header_fields: int, log: ProblemLog) -> bool:
+    """Log one anomaly (not a blank line); True when where rows start and end is no longer known."""
+    log.error(file, a.line, None, _anomaly_message(a, header_fields))
+    return a.kind not in ("cr", "ragged")  # one bad line is reported and skipped; the rest is fatal
 
 
 def _anomaly_message(a: Anomaly, header_fields: int) -> str:
@@ -240,7 +322,8 @@ def read_rows(
 
     Values are kept exactly as written (no trimming): what the SIS sent is what the engine compares. Every
     column is parsed to count the commas inside values, and lines with quotes whose field count is then
-    wrong are reported and skipped like the structure scan's (step 4 of the module docstring).
+    wrong are reported and skipped like the structure scan's (step 4 of the module docstring). Blank lines,
+    which polars parses as rows of nulls, go by the scan's mask with the lines it reported.
     """
     fields = [f"f{i}" for i in range(structure.fields)]
     order = sorted(columns.items(), key=lambda item: item[1])
@@ -273,28 +356,19 @@ def read_rows(
         )
         return None
     frame = frame.with_row_index("line", offset=2).with_columns(pl.col("line").cast(pl.Int64))
+    keep = ~structure.skip.slice(1)  # aligned with the rows: the blank lines and those already reported go
     if structure.commas.len() == structure.lines:  # the polars scan counted every line's commas
-        outside = structure.commas.slice(1) - frame.get_column(INNER_COMMAS).cast(pl.Int64)
-        wrong = frame.filter(
-            (outside != structure.fields - 1) & ~pl.col("line").is_in(sorted(structure.skip))
-        ).get_column("line")
+        # A data row's commas are those inside its values plus one between each two fields; any other count
+        # is a field too many or too few. (Both UInt32: no 64-bit copy of a million-row column.)
+        expected = frame.get_column(INNER_COMMAS) + (structure.fields - 1)
+        wrong = frame.get_column("line").filter((structure.commas.slice(1) != expected) & keep)
         if wrong.len():
-            anomalies = describe_lines(path, wrong.to_list(), structure.fields)
-            # A line whose quotes the parse and the exact look read differently (a quote inside a field that
-            # is not quoted as a whole) cannot be trusted either way.
-            found = {a.line for a in anomalies}
-            anomalies += [
-                Anomaly(
-                    line, "unreadable", snippet="a double quote inside a field that is not quoted as a whole"
-                )
-                for line in wrong.to_list()
-                if line not in found
-            ]
-            if not _log_anomalies(file, anomalies, structure, log):
+            if not _report_lines(path, file, wrong, structure.fields, log):
                 return None
+            keep = keep.scatter(wrong - 2, False)
     frame = frame.drop(INNER_COMMAS)
-    if structure.skip:
-        frame = frame.filter(~pl.col("line").is_in(sorted(structure.skip)))
+    if not keep.all():
+        frame = frame.filter(keep)
     return frame
 
 
