@@ -55,6 +55,8 @@ def test_a_bulk_revoke_killed_mid_run_resumes_and_revokes_each_account_once(data
     assert midway["done"] == 500 and len(revoked) == 500, "exactly the committed batch, no partial one"
     assert json.loads(run(sys.executable, str(SYNC_DRIVERS / "check_audit.py"), "d").stdout) == []
 
+    # The dead worker's heartbeat times out (HEARTBEAT_TIMEOUT); until then its job counts as running.
+    assert run(sys.executable, str(DRIVERS / "worker_died.py"), job_id).returncode == 0
     assert run.schoolgate("jobs", "d", "--resume", job_id).returncode == 0
     worker = run.schoolgate("db_worker", "--batch", "--queue-name", "*", "--no-startup-delay")
     assert worker.returncode == 0, worker.stderr

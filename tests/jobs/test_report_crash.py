@@ -1,6 +1,7 @@
 """A job SIGKILLed while it writes its report is never left "done" without one: it stays running, resumes in
-the worker, and ends done with its report (generated passwords still in it, since they are erased only when
-the report is recorded) and exactly one notification."""
+the worker (once its heartbeat has timed out: until then the job is taken to be still running), and ends done
+with its report (generated passwords still in it, since they are erased only when the report is recorded) and
+exactly one notification."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def test_a_job_killed_while_writing_its_report_resumes_and_ends_with_it(database
     assert (midway["status"], midway["done"]) == ("running", 5), "every item done, but not the job"
     assert midway["report_pdf"] is None, "no report is offered before the job records it"
 
+    too_soon = run.schoolgate("jobs", "d", "--resume", job_id, "--json")
+    assert too_soon.returncode == 1 and "is running" in json.loads(too_soon.stdout)["error"], too_soon.stderr
+    # The dead worker's heartbeat times out (HEARTBEAT_TIMEOUT); until then its job counts as running.
+    assert run(sys.executable, str(DRIVERS / "worker_died.py"), job_id).returncode == 0
     assert run.schoolgate("jobs", "d", "--resume", job_id).returncode == 0
     worker = run.schoolgate("db_worker", "--batch", "--queue-name", "*", "--no-startup-delay")
     assert worker.returncode == 0, worker.stderr

@@ -52,7 +52,7 @@ def test_the_second_run_of_a_finished_job_does_nothing(queued):
 
 
 def test_a_job_cancelled_before_it_started_stays_cancelled_until_resumed(queued):
-    cancel_job(queued)
+    cancel_job(queued, actor="test")
     assert run_job(queued.pk).status == JobStatus.CANCELLED, "the worker's queued task finds it cancelled"
-    resume_job(Job.objects.get(pk=queued.pk))
+    resume_job(Job.objects.get(pk=queued.pk), actor="test")
     assert run_job(queued.pk).status == JobStatus.DONE

@@ -158,6 +158,9 @@ def test_a_job_killed_mid_run_resumes_without_duplicates(file_database, tmp_path
     midway = json.loads(run(*cli, "jobs", "d", "--id", str(started["id"]), "--json").stdout)["job"]
     assert midway["status"] == "running" and midway["done"] == 200, "one committed batch survived the crash"
 
+    # The dead worker's heartbeat times out (jobs.runner.HEARTBEAT_TIMEOUT); until then the job counts as running.
+    died = run(sys.executable, str(ROOT / "tests/jobs/drivers/worker_died.py"), str(started["id"]))
+    assert died.returncode == 0, died.stderr
     assert run(*cli, "jobs", "d", "--resume", str(started["id"])).returncode == 0
     worker = run(*cli, "db_worker", "--batch", "--queue-name", "*", "--no-startup-delay")
     assert worker.returncode == 0, worker.stderr

@@ -1,9 +1,12 @@
 """Job reports: a CSV and a PDF of every item (success or failure, with the reason).
 
-Files go to SCHOOLGATE_REPORTS_DIR/<district>/job-<id>.{csv,pdf}. CSV cells that a spreadsheet would run as a
-formula (starting with = + - @, tab or CR) are neutralised with a leading apostrophe. The PDF uses the bundled
-DejaVu Sans (Latin, Greek, Cyrillic and more); a name with a letter the font lacks is shown transliterated
-(checked against the font's own character map), and the CSV keeps it as written.
+Files go to SCHOOLGATE_REPORTS_DIR/<district>/job-<id>.{csv,pdf}, and for a job that ends more than once
+(cancelled or failed, then resumed) job-<id>-<n>.{csv,pdf} for its n-th ending: each ending's report stays
+as it was announced, since a cancelled generation job's report may be where its first passwords were handed
+out. CSV cells that a spreadsheet would run as a formula (starting with = + - @, tab or CR) are neutralised
+with a leading apostrophe. The PDF uses the bundled DejaVu Sans (Latin, Greek, Cyrillic and more); a name with
+a letter the font lacks is shown transliterated (checked against the font's own character map), and the CSV
+keeps it as written.
 """
 
 from __future__ import annotations
@@ -47,19 +50,27 @@ def _pdf_text(value: object) -> str:
     return text if all(ord(ch) in drawable for ch in text) else anyascii(text)
 
 
-def report_paths(job: Job) -> tuple[Path, Path]:
+def report_paths(job: Job, ending: int = 1) -> tuple[Path, Path]:
+    """The PDF and CSV of the job's `ending`-th ending (1: the first; the names of jobs that ended once)."""
     folder = Path(settings.SCHOOLGATE_REPORTS_DIR) / job.district.slug
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"job-{job.pk}.pdf", folder / f"job-{job.pk}.csv"
+    stem = f"job-{job.pk}" if ending == 1 else f"job-{job.pk}-{ending}"
+    return folder / f"{stem}.pdf", folder / f"{stem}.csv"
 
 
 def write_reports(
-    job: Job, headers: Sequence[str], rows: Sequence[Sequence[object]], summary: list[str]
+    job: Job,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    summary: list[str],
+    ending: int = 1,
 ) -> tuple[Path, Path]:
-    """Write both files (PDF, CSV) and return their paths; the runner records them on the job."""
-    pdf_path, csv_path = report_paths(job)
-    # Each file is written beside its final name and moved into place, so that a report already offered (a
-    # cancelled job's, rewritten when it is resumed) is never seen half-written, even after a crash.
+    """Write both files (PDF, CSV) of the job's `ending`-th ending and return their paths; the runner records
+    them on the job. The runner numbers endings by those it recorded, so a report written by a runner that
+    died before recording it is written again under the same name, and a recorded one never is."""
+    pdf_path, csv_path = report_paths(job, ending)
+    # Each file is written beside its final name and moved into place, so that a report is never seen
+    # half-written, even after a crash (a runner killed after writing it writes it again on resume).
     # The temporary names are unique, so that two writers never move each other's file away.
     csv_temp, pdf_temp = (
         path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp") for path in (csv_path, pdf_path)

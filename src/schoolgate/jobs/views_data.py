@@ -14,6 +14,7 @@ def describe_job(job: Job) -> dict[str, Any]:
         "created_by": job.created_by, "created_at": job.created_at.isoformat(),
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "report_pdf": job.report_pdf or None, "report_csv": job.report_csv or None,
+        "error": job.error or None,  # why a failed job stopped
     }  # fmt: skip
 
 

@@ -63,5 +63,7 @@ class Command(SchoolgateCommand):
         self.stdout.write(
             f"Job {j['id']} {j['status']}: {j['done']}/{j['total']} done, {j['failed']} failed."
         )
+        if j.get("error"):
+            self.stdout.write(f"Error: {j['error']}")
         if j["report_pdf"]:
             self.stdout.write(f"Report: {j['report_pdf']} and {j['report_csv']}")

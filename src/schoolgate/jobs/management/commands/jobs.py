@@ -1,4 +1,8 @@
-"""`schoolgate jobs SLUG [--id N | --cancel N | --resume N]`: watch, cancel and resume background jobs."""
+"""`schoolgate jobs SLUG [--id N | --cancel N | --resume N]`: watch, cancel and resume background jobs.
+
+A refused cancel or resume (the job's status does not allow it, or the database stayed locked) exits 1 with
+the reason, as `{"error": …}` with --json. A failed job is listed with its error.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
+from schoolgate.core import audit
 from schoolgate.core.cli import InputRejected, SchoolgateCommand
 from schoolgate.jobs.models import Job
-from schoolgate.jobs.runner import JobRejected, cancel_job, resume_job
+from schoolgate.jobs.runner import HEARTBEAT_TIMEOUT, JobRejected, cancel_job, resume_job
 from schoolgate.jobs.views_data import describe_job
 
 
@@ -20,7 +25,13 @@ class Command(SchoolgateCommand):
         which = parser.add_mutually_exclusive_group()
         which.add_argument("--id", type=int, help="show one job")
         which.add_argument("--cancel", type=int, metavar="ID", help="stop a job after its current batch")
-        which.add_argument("--resume", type=int, metavar="ID", help="continue a cancelled or interrupted job")
+        which.add_argument(
+            "--resume",
+            type=int,
+            metavar="ID",
+            help="continue a cancelled or failed job, or a running one whose worker died (silent for "
+            f"{HEARTBEAT_TIMEOUT.total_seconds() / 60:.0f} minutes)",
+        )
 
     def run(self, **options: Any) -> tuple[dict, Any]:
         district = self.district(options["slug"])
@@ -34,9 +45,9 @@ class Command(SchoolgateCommand):
             raise InputRejected(f"no job {wanted} in this district")
         try:
             if options["cancel"]:
-                job = cancel_job(job)
+                job = cancel_job(job, actor=audit.cli_actor())
             elif options["resume"]:
-                job = resume_job(job)
+                job = resume_job(job, actor=audit.cli_actor())
         except JobRejected as exc:
             raise InputRejected(str(exc)) from None
         return {"job": describe_job(job)}, self.render
@@ -46,3 +57,5 @@ class Command(SchoolgateCommand):
             self.stdout.write(
                 f"#{j['id']} {j['title']}: {j['status']} {j['done']}/{j['total']} ({j['failed']} failed)"
             )
+            if j["error"]:
+                self.stdout.write(f"    error: {j['error']}")
