@@ -93,6 +93,21 @@ def test_the_commands_show_a_failed_job_plainly(handout, failing, cli):
     assert (shown["status"], shown["error"]) == ("failed", ERROR)
     listed = cli("jobs", slug, "--id", str(doc["id"])).stdout
     assert ": failed 0/" in listed and f"error: {ERROR}" in listed
+    assert "Error: " + ERROR in as_text.stdout, "generate --wait says why too"
+
+
+def test_the_api_and_the_console_show_why_a_job_failed(handout, failing, client):
+    from tests.api.conftest import Api, token_for
+    from tests.factories import log_in_admin, make_admin
+
+    failing(1)
+    job = run_job(handout.pk)
+    district = handout.district
+    api = Api(client, token_for(district, "support"))
+    assert api.get(f"/jobs/{job.pk}").json()["error"] == ERROR
+    log_in_admin(client, make_admin(district, "watcher@example.org", "support"))
+    page = client.get(f"/console/{district.slug}/jobs/{job.pk}/")
+    assert page.status_code == 200 and f"Stopped by an error: {ERROR}".encode() in page.content
 
 
 def test_a_report_that_cannot_be_written_fails_the_job_and_keeps_the_passwords(handout, monkeypatch):

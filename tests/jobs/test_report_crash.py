@@ -13,20 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.builders import write_oneroster
+from tests.jobs.conftest import ORGS, families
 
 DRIVERS = Path(__file__).resolve().parent / "drivers"
-ORGS = [{"sourcedId": "sch", "type": "school"}]
-
-
-def families(n: int) -> list[dict]:
-    rows = []
-    for i in range(n):
-        rows += [
-            {"sourcedId": f"s{i}", "role": "student", "orgSourcedIds": "sch", "agentSourcedIds": f"p{i}"},
-            {"sourcedId": f"p{i}", "role": "parent", "orgSourcedIds": "sch", "givenName": "Pat",
-             "familyName": f"Parent{i}", "email": f"p{i}@example.org"},
-        ]  # fmt: skip
-    return rows
 
 
 @pytest.mark.parametrize("moment", ["before", "after"])

@@ -262,6 +262,7 @@ class JobOut(Schema):
     created_by: str
     created_at: str
     finished_at: str | None
+    error: str | None = Field(None, description="why a failed job stopped (its last batch was undone)")
     report_pdf: bool
     report_csv: bool
 
