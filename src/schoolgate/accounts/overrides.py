@@ -25,7 +25,12 @@ from schoolgate.people.models import Link, Override, OverrideField
 
 
 class OverrideRejected(Refused):
-    """The override cannot be set or removed; the message says why."""
+    """The override cannot be set or removed; the message says why, and `about` which part of the request it
+    is about ("field", "reason", "until" or "link"; "" for a refusal of the override as a whole)."""
+
+    def __init__(self, message: str, *, kind: str | None = None, about: str = "") -> None:
+        super().__init__(message, kind=kind)
+        self.about = about
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,7 @@ def get_link(district: District, contact_code: str, student_code: str) -> Link:
         )
     except Link.DoesNotExist:
         raise OverrideRejected(
-            f"{contact_code} is not linked to {student_code} in this district", kind=MISSING
+            f"{contact_code} is not linked to {student_code} in this district", kind=MISSING, about="link"
         ) from None
 
 
@@ -98,15 +103,21 @@ def set_override(
     already in force for that field."""
     if field not in OverrideField.values:
         raise OverrideRejected(
-            f"unknown field {field!r} (one of: {', '.join(OverrideField.values)})", kind=INVALID
+            f"unknown field {field!r} (one of: {', '.join(OverrideField.values)})",
+            kind=INVALID,
+            about="field",
         )
     if not reason.strip():
         raise OverrideRejected(
-            "an override needs a reason (it is shown to every admin who meets it)", kind=INVALID
+            "an override needs a reason (it is shown to every admin who meets it)",
+            kind=INVALID,
+            about="reason",
         )
     now = timezone.now()
     if expires_at is not None and expires_at <= now:
-        raise OverrideRejected(f"the expiry {expires_at:%Y-%m-%d %H:%M} is already past", kind=INVALID)
+        raise OverrideRejected(
+            f"the expiry {expires_at:%Y-%m-%d %H:%M} is already past", kind=INVALID, about="until"
+        )
     link = get_link(district, contact, student)
     with transaction.atomic():
         previous = (

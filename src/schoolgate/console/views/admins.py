@@ -25,6 +25,7 @@ from schoolgate.admins.delegation import (
 from schoolgate.admins.models import AdminInvitation, AdminMembership, PrimaryChangeRequest
 from schoolgate.console.access import actor_of, admin_view
 from schoolgate.core.models import District, School
+from schoolgate.core.numbers import whole_number
 from schoolgate.mail.outbox import check_address
 
 # The Invite an admin and Change the Primary forms as a first visit shows them (no level chosen: the select
@@ -93,11 +94,11 @@ def admins(request: HttpRequest) -> HttpResponse:
 def _membership(request: HttpRequest) -> AdminMembership:
     # The id comes from a form anyone can edit: one that is not a number names no admin, like an unknown one
     # (filtering on it as is raises ValueError, a 500).
-    raw = request.POST.get("membership", "")
+    membership_id = whole_number(request.POST.get("membership", ""))
     found = None
-    if raw.isascii() and raw.isdigit():
+    if membership_id is not None:
         found = (
-            AdminMembership.objects.filter(district=request.district, pk=int(raw))
+            AdminMembership.objects.filter(district=request.district, pk=membership_id)
             .select_related("user", "district")
             .first()
         )

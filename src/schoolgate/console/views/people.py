@@ -111,7 +111,7 @@ def override(request: HttpRequest, code: str) -> HttpResponse:
             value=form["value"] == "on", reason=form["reason"], expires_at=expires, actor=actor_of(request),
         )  # fmt: skip
     except OverrideRejected as exc:
-        return _person_page(request, code, form=form, errors={_refused_field(form, expires): str(exc)})
+        return _person_page(request, code, form=form, errors={exc.about or "link": str(exc)})
     _say_if_name_only(request, changed.link_id)
     return redirect("console:person", slug=request.district.slug, code=code)
 
@@ -122,18 +122,6 @@ def _end_of_day(until: str) -> datetime | None:
     if not until:
         return None
     return timezone.make_aware(datetime.combine(datetime.strptime(until, "%Y-%m-%d").date(), time.max))
-
-
-def _refused_field(form: dict[str, str], expires: datetime | None) -> str:
-    """The field a refused override is about, asked in the order set_override checks them; what is left is
-    the link itself (the contact or student picked is not linked)."""
-    if form["field"] not in OverrideField.values:
-        return "field"
-    if not form["reason"].strip():
-        return "reason"
-    if expires is not None and expires <= timezone.now():
-        return "until"
-    return "link"
 
 
 def _remove_override(request: HttpRequest, code: str) -> HttpResponse:

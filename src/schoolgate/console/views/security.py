@@ -83,7 +83,7 @@ def mfa(request: HttpRequest) -> HttpResponse:
         code = request.POST.get("code", "").replace(" ", "").lower()
         # Six digits are an authenticator code; anything else a recovery code. Trying each only on its own
         # device keeps a recovery code from counting as a wrong authenticator code (and vice versa).
-        device_model = TOTPDevice if code.isdigit() and len(code) == 6 else StaticDevice
+        device_model = TOTPDevice if code.isascii() and code.isdigit() and len(code) == 6 else StaticDevice
         device = device_model.objects.filter(user=user, confirmed=True).first()
         error = _throttled(device) if device else "That code is not right."
         if not error and device.verify_token(code):
