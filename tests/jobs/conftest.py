@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,16 @@ def handout(cli, district, tmp_path, settings, monkeypatch):
     kind = runner.KINDS[generation.KIND]
     monkeypatch.setitem(runner.KINDS, generation.KIND, dataclasses.replace(kind, batch_size=2))
     return generation.start(AccountGroup.objects.get(district=district, name="Handout"), actor="admin:test")
+
+
+def queue_handout_job(run, tmp_path: Path, *, count: int) -> str:
+    """Through the command line of the separate-process database (`database` fixture): a district "d" with
+    `count` families and a queued generation job with generated passwords for its guardians; its id."""
+    assert run.schoolgate("district", "add", "d", "District").returncode == 0
+    users = families(count)
+    synced = run.schoolgate("sync", "d", str(write_oneroster(tmp_path / "a", users=users, orgs=ORGS)))
+    assert synced.returncode == 0, synced.stderr
+    added = run.schoolgate("group", "add", "d", "Handout", "--audience", "contact", "--usernames", "scheme",
+                           "--scheme", "{first}.{last}", "--passwords", "generated")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    return str(json.loads(run.schoolgate("generate", "d", "Handout", "--json").stdout)["job"]["id"])

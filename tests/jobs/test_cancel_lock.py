@@ -14,8 +14,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from schoolgate.jobs.models import Job
-from tests.builders import write_oneroster
-from tests.jobs.conftest import ORGS, families
+from tests.jobs.conftest import queue_handout_job
 
 DRIVERS = Path(__file__).resolve().parent / "drivers"
 
@@ -46,13 +45,7 @@ def test_a_cancel_gets_in_between_the_batches_of_a_big_job(database, tmp_path):
     """A real worker process hashing generated passwords (about 10 s for a first batch of 200 here) and a
     cancel from another process once it is under way. Before: the cancel waited 30 s and failed."""
     run = database
-    assert run.schoolgate("district", "add", "d", "District").returncode == 0
-    synced = run.schoolgate("sync", "d", str(write_oneroster(tmp_path / "a", users=families(600), orgs=ORGS)))
-    assert synced.returncode == 0, synced.stderr
-    added = run.schoolgate("group", "add", "d", "Handout", "--audience", "contact", "--usernames", "scheme",
-                           "--scheme", "{first}.{last}", "--passwords", "generated")  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    job_id = str(json.loads(run.schoolgate("generate", "d", "Handout", "--json").stdout)["job"]["id"])
+    job_id = queue_handout_job(run, tmp_path, count=600)
 
     worker = run.start(sys.executable, str(DRIVERS / "run_job.py"), job_id)
     try:

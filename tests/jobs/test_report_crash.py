@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.builders import write_oneroster
-from tests.jobs.conftest import ORGS, families
+from tests.jobs.conftest import queue_handout_job
 
 DRIVERS = Path(__file__).resolve().parent / "drivers"
 
@@ -21,13 +20,7 @@ DRIVERS = Path(__file__).resolve().parent / "drivers"
 @pytest.mark.parametrize("moment", ["before", "after"])
 def test_a_job_killed_while_writing_its_report_resumes_and_ends_with_it(database, tmp_path, moment):
     run = database
-    assert run.schoolgate("district", "add", "d", "District").returncode == 0
-    synced = run.schoolgate("sync", "d", str(write_oneroster(tmp_path / "a", users=families(5), orgs=ORGS)))
-    assert synced.returncode == 0, synced.stderr
-    added = run.schoolgate("group", "add", "d", "Handout", "--audience", "contact", "--usernames", "scheme",
-                           "--scheme", "{first}.{last}", "--passwords", "generated")  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    job_id = str(json.loads(run.schoolgate("generate", "d", "Handout", "--json").stdout)["job"]["id"])
+    job_id = queue_handout_job(run, tmp_path, count=5)
 
     killed = run(sys.executable, str(DRIVERS / "kill_while_finishing.py"), job_id, moment)
     assert killed.returncode == -9, killed.stderr
